@@ -1,0 +1,1 @@
+"""Model families: architecture and preprocessing, shared by training and serving."""
