@@ -1,0 +1,1 @@
+"""Data preparation, training and evaluation for every model family."""

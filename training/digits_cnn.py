@@ -1,0 +1,102 @@
+"""Train digits_cnn on scikit-learn's digits and write a versioned checkpoint with its evaluation.
+
+    python -m training.digits_cnn                 # about 20 s on 2 CPU cores
+    python -m training.digits_cnn --dry-run --out /tmp/digits_cnn
+
+Writes model.pt, metrics.json and training_curve.png into --out.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.checkpoint import save_checkpoint
+from models.digits_cnn import IMAGE_SIZE, LABELS, MAX_INK, DigitsCNN
+from training.digits_data import augment, load_digit_splits, normalization_stats
+from training.evaluation import classification_metrics, plot_training_curve, write_json
+from training.loop import fit
+
+# Defaults give a ≥97% test accuracy model on a laptop CPU in well under a minute.
+EPOCHS = 60  # upper bound; early stopping usually ends sooner
+BATCH_SIZE = 64
+LEARNING_RATE = 2e-3  # Adam
+WEIGHT_DECAY = 1e-4
+PATIENCE = 8  # epochs without a better validation loss before stopping
+SEED = 0
+VERSION = "1.0"
+OUT = "checkpoints/digits_cnn"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"most epochs (default {EPOCHS})")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help=f"training batch size (default {BATCH_SIZE})")
+    parser.add_argument("--lr", type=float, default=LEARNING_RATE,
+                        help=f"Adam learning rate (default {LEARNING_RATE})")
+    parser.add_argument("--patience", type=int, default=PATIENCE,
+                        help=f"early-stopping patience in epochs (default {PATIENCE})")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"seed for the split, initialization and augmentation (default {SEED})")
+    parser.add_argument("--version", default=VERSION,
+                        help=f"model version recorded in the checkpoint (default {VERSION})")
+    parser.add_argument("--out", default=OUT, help=f"output directory (default {OUT})")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="one quick epoch on a small subset, to check the pipeline end to end")
+    return parser.parse_args(argv)
+
+
+def predict(model, pixels, batch_size=512):
+    """[N, 1, 8, 8] → [N] predicted class ids."""
+    with torch.inference_mode():
+        return torch.cat([model(pixels[i:i + batch_size]).argmax(1)
+                          for i in range(0, len(pixels), batch_size)])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+
+    splits = load_digit_splits(seed=args.seed, limit=400 if args.dry_run else None)
+    stats = normalization_stats(splits.train_x)
+    model_args = {**stats, "channels": (32, 64), "hidden": 128, "dropout": 0.25,
+                  "num_classes": len(LABELS)}
+    model = DigitsCNN(**model_args)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=WEIGHT_DECAY)
+
+    history = fit(model, nn.CrossEntropyLoss(), optimizer,
+                  splits.train_x, splits.train_y, splits.val_x, splits.val_y,
+                  epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
+                  patience=args.patience, generator=generator, augment=augment,
+                  max_batches=2 if args.dry_run else None)
+
+    metrics = classification_metrics(splits.test_y.numpy(), predict(model, splits.test_x).numpy(),
+                                     LABELS)
+    metrics["split"] = "test"
+    metrics["epochs_trained"] = len(history)
+    print(f"test accuracy {metrics['accuracy']:.4f} on {len(splits.test_y)} images")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        out / "model.pt", family="digits_cnn", version=args.version, model=model,
+        model_args=model_args, labels=LABELS, metrics=metrics, data=splits.data_info,
+        preprocessing={"function": "models.digits_cnn.prepare_digit_image",
+                       "image_size": IMAGE_SIZE, "max_ink": MAX_INK, **stats},
+        training={"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                  "weight_decay": WEIGHT_DECAY, "patience": args.patience, "seed": args.seed,
+                  "optimizer": "Adam", "loss": "cross_entropy", "dry_run": args.dry_run,
+                  "history": history})
+    write_json(out / "metrics.json", metrics)
+    plot_training_curve(history, out / "training_curve.png", "digits_cnn")
+    print(f"wrote {out}/model.pt, metrics.json, training_curve.png "
+          f"in {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
