@@ -1,0 +1,105 @@
+"""digits_cnn serving: an image (raw body or base64 in JSON) → the digit, its probability, the top 3."""
+
+import base64
+import binascii
+import io
+import warnings
+
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from handlers.base import InvalidInput, ModelHandler, Request, as_bytes, is_json, json_value
+from models.digits_cnn import prepare_digit_image
+
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+# 4096 × 4096: a 16-megapixel phone photo fits; larger is refused before any
+# pixel is decoded, which also stops decompression bombs.
+MAX_IMAGE_PIXELS = 4096 * 4096
+# JPEGs are decoded at reduced scale (DCT scaling) down to at least this size:
+# far more detail than an 8×8 answer needs, for a fraction of the decode time.
+JPEG_DRAFT_SIZE = 256
+TOP_K = 3
+
+USAGE = ("send an image (PNG, JPEG, BMP, GIF or WebP) as the request body, "
+         'or JSON {"image": "<base64>"}')
+
+
+def image_bytes_from_json(value) -> bytes:
+    """Decoded JSON → the image bytes in its "image" field (plain or data-URL base64)."""
+    if not isinstance(value, dict):
+        raise InvalidInput(f"JSON body must be an object like {{\"image\": \"<base64>\"}}, "
+                           f"not {type(value).__name__}")
+    if "image" not in value:
+        raise InvalidInput('JSON body has no "image" field; ' + USAGE)
+    unknown = sorted(set(value) - {"image"})
+    if unknown:
+        raise InvalidInput(f"unknown JSON field(s): {', '.join(map(str, unknown))}")
+    encoded = value["image"]
+    if not isinstance(encoded, str):
+        raise InvalidInput(f'"image" must be a base64 string, not {type(encoded).__name__}')
+    if encoded.startswith("data:") and "," in encoded:
+        encoded = encoded.split(",", 1)[1]
+    try:
+        data = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInput(f'"image" is not valid base64: {error}') from None
+    if not data:
+        raise InvalidInput('"image" is empty')
+    return data
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Image file bytes → a fully decoded Pillow image; raises InvalidInput for anything else."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInput(f"image has too many pixels; the limit is {MAX_IMAGE_PIXELS:,}") from None
+    except UnidentifiedImageError:
+        raise InvalidInput("body is not a PNG, JPEG, BMP, GIF or WebP image; " + USAGE) from None
+    except Exception as error:  # Pillow raises many types for broken headers
+        raise InvalidInput(f"image header is corrupt: {error}") from None
+
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InvalidInput(f"image is {width}x{height} = {width * height:,} pixels; "
+                           f"the limit is {MAX_IMAGE_PIXELS:,}")
+    if width == 0 or height == 0:
+        raise InvalidInput("image has no pixels")
+    if image.format == "JPEG":
+        image.draft("L", (JPEG_DRAFT_SIZE, JPEG_DRAFT_SIZE))
+    try:
+        image.load()
+        # Phone photos store their rotation in EXIF; turn the pixels upright.
+        return ImageOps.exif_transpose(image)
+    except Exception as error:  # truncated or corrupt pixel data
+        raise InvalidInput(f"image is truncated or corrupt: {error}") from None
+
+
+class DigitsCNNHandler(ModelHandler):
+    family = "digits_cnn"
+
+    def decode(self, request: Request) -> Image.Image:
+        """Raw image body, or JSON {"image": base64} → decoded Pillow image."""
+        if request.body is None or (hasattr(request.body, "__len__") and len(request.body) == 0):
+            raise InvalidInput("empty request body; " + USAGE)
+        if is_json(request):
+            return open_image(image_bytes_from_json(json_value(request)))
+        return open_image(as_bytes(request.body))
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """Pillow image → [1, 1, 8, 8] ink on 0–16, through the same function training used."""
+        try:
+            pixels = prepare_digit_image(image)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        return torch.from_numpy(pixels)[None, None]
+
+    def postprocess(self, image, logits: torch.Tensor) -> dict:
+        """[1, 10] logits → {"label", "probability", "top_k": [3 × {"label", "probability"}]}."""
+        probabilities = torch.softmax(logits[0].float(), dim=0)
+        top = torch.topk(probabilities, TOP_K)
+        top_k = [{"label": self.labels[i], "probability": round(float(p), 4)}
+                 for p, i in zip(top.values.tolist(), top.indices.tolist())]
+        return {"label": top_k[0]["label"], "probability": top_k[0]["probability"], "top_k": top_k}

@@ -1,0 +1,74 @@
+"""TorchServe entry point for every model family: the only code that knows TorchServe's shapes.
+
+archive.sh passes this file as --handler; the checkpoint inside the .mar
+says which family's handler to build.
+"""
+
+import logging
+import os
+
+import torch
+
+from handlers import HANDLERS
+from handlers.base import JSON_CONTENT_TYPE, Request, pick_device, threads_per_worker
+from models.checkpoint import load_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def request_from_row(row, context, index) -> Request:
+    """One TorchServe request row → Request: the raw body, or the one form field when sent as a form."""
+    if not isinstance(row, dict):
+        return Request(body=row)
+    for name in ("data", "body"):
+        if name in row:
+            return Request(row[name], parameter_content_type(context, index, name))
+    # Multipart uploads arrive as named fields; accept a single one of any name.
+    fields = [name for name, value in row.items() if isinstance(value, (bytes, bytearray))]
+    if len(fields) == 1:
+        return Request(row[fields[0]], parameter_content_type(context, index, fields[0]))
+    return Request(body=None)
+
+
+def parameter_content_type(context, index, name):
+    """The content type TorchServe recorded for one request field, or None."""
+    try:
+        header = context.get_request_header(index, name)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return header.get("content-type") if isinstance(header, dict) else None
+
+
+class TorchServeHandler:
+    """Adapts TorchServe's initialize/handle protocol to a family's ModelHandler."""
+
+    def __init__(self):
+        self.handler = None
+        self.initialized = False
+
+    def initialize(self, context):
+        """Load the checkpoint shipped in the .mar onto the assigned device, with bounded threads."""
+        properties = context.system_properties
+        settings = context.model_yaml_config or {}
+        handler_settings = settings.get("handler") or {}
+        threads = handler_settings.get("torch_threads") or threads_per_worker(
+            settings.get("maxWorkers", 1))
+        torch.set_num_threads(int(threads))
+
+        path = os.path.join(properties["model_dir"], context.manifest["model"]["serializedFile"])
+        checkpoint = load_checkpoint(path)
+        device = pick_device(properties.get("gpu_id"))
+        self.handler = HANDLERS[checkpoint["family"]](checkpoint, device)
+        self.initialized = True
+        log.info("loaded %s version %s on %s with %d torch threads", checkpoint["family"],
+                 checkpoint["version"], device, torch.get_num_threads())
+
+    def handle(self, data, context):
+        """TorchServe batch → one JSON body per request, with per-request status codes."""
+        requests = [request_from_row(row, context, index) for index, row in enumerate(data)]
+        answers = self.handler.handle(requests)
+        for index, answer in enumerate(answers):
+            context.set_response_content_type(index, JSON_CONTENT_TYPE)
+            if answer.status != 200:
+                context.set_response_status(answer.status, "Bad Request", index)
+        return [answer.to_bytes() for answer in answers]
