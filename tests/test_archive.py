@@ -1,0 +1,74 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHIVE = str(ROOT / "archive.sh")
+
+
+def run_archive(*args, path=None):
+    env = dict(os.environ)
+    env["PATH"] = path if path is not None else f"{Path(sys.executable).parent}:{env['PATH']}"
+    return subprocess.run([ARCHIVE, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_archive_ships_checkpoint_code_and_model_config(model_store, digits_checkpoint):
+    with zipfile.ZipFile(model_store / "digits_cnn.mar") as mar:
+        names = set(mar.namelist())
+        manifest = json.loads(mar.read("MAR-INF/MANIFEST.json"))
+        shipped_config = yaml.safe_load(mar.read("digits_cnn.yaml"))
+        shipped_model_code = mar.read("models/digits_cnn.py")
+    assert {"model.pt", "torchserve_handler.py", "handlers/base.py", "handlers/digits_cnn.py",
+            "models/digits_cnn.py", "models/checkpoint.py"} <= names
+    assert not any("__pycache__" in name for name in names)
+    assert manifest["model"]["modelName"] == "digits_cnn"
+    assert manifest["model"]["modelVersion"] == digits_checkpoint["version"]
+    assert manifest["model"]["handler"] == "torchserve_handler.py"
+    # The very module training imported, so serving cannot drift from it.
+    assert shipped_model_code == (ROOT / "models" / "digits_cnn.py").read_bytes()
+    assert shipped_config == yaml.safe_load((ROOT / "model-config" / "digits_cnn.yaml").read_text())
+    assert {"minWorkers", "maxWorkers", "batchSize", "maxBatchDelay", "responseTimeout"} <= set(
+        shipped_config)
+
+
+def test_version_flag_overrides_the_checkpoint_version(checkpoint_dir, tmp_path):
+    result = run_archive("--version", "2.5", "--checkpoints", checkpoint_dir,
+                         "--model-store", tmp_path, "digits_cnn")
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "digits_cnn.mar") as mar:
+        assert json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]["modelVersion"] == "2.5"
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    result = run_archive("--checkpoints", tmp_path / "none", "--model-store", tmp_path, "digits_cnn")
+    assert result.returncode != 0
+    assert "no checkpoint for digits_cnn" in result.stderr
+    assert "python -m training.digits_cnn" in result.stderr
+    assert not list(tmp_path.glob("*.mar"))
+
+
+def test_unknown_model_and_option_are_clear_errors(tmp_path):
+    result = run_archive("--model-store", tmp_path, "resnet")
+    assert result.returncode != 0 and "unknown model 'resnet'" in result.stderr
+    result = run_archive("--frobnicate")
+    assert result.returncode != 0 and "unknown option --frobnicate" in result.stderr
+
+
+def test_missing_archiver_is_a_clear_error(checkpoint_dir, tmp_path):
+    # A copy of the script outside the repository sees no .venv, and PATH has
+    # only the basic tools: no torch-model-archiver anywhere.
+    script_dir = tmp_path / "repo"
+    script_dir.mkdir()
+    shutil.copy(ARCHIVE, script_dir / "archive.sh")
+    result = subprocess.run([str(script_dir / "archive.sh"), "--checkpoints", str(checkpoint_dir)],
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
+                            timeout=60)
+    assert result.returncode != 0
+    assert "torch-model-archiver not found" in result.stderr
