@@ -1,0 +1,39 @@
+# From a fresh clone:  make serve  →  curl  →  make stop.   make test runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MODELS := digits_cnn
+CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
+
+.PHONY: install checkpoints archive serve stop test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+# Train only the models whose checkpoint is missing; delete one to retrain it.
+checkpoints/%/model.pt: | $(VENV)/.installed
+	$(BIN)/python -m training.$* --out checkpoints/$*
+
+checkpoints: $(CHECKPOINTS)
+
+archive: checkpoints
+	./archive.sh
+
+serve:
+	@$(PYTHON) -m tools.java || { echo "make serve: stopping before any install." >&2; exit 1; }
+	@$(MAKE) --no-print-directory archive
+	$(BIN)/python -m tools.serve start
+
+stop: $(VENV)/.installed
+	$(BIN)/python -m tools.serve stop
+
+test: checkpoints
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf model_store/*.mar logs key_file.json .pytest_cache

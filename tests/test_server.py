@@ -1,0 +1,165 @@
+"""digits_cnn on a real TorchServe: parity with the checkpoint, tokens, scaling, settings, metrics, bad input."""
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from PIL import Image
+
+from handlers.base import Request
+from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
+from models.digits_cnn import digits_to_image
+from tests.pictures import STROKES, draw_digit, encode
+from tools.torchserve import HTTP_TIMEOUT, bearer
+from training.digits_data import load_digit_splits
+
+PNG = {"Content-Type": "image/png"}
+JSON = {"Content-Type": "application/json"}
+
+
+def predict(server, body, headers=PNG, key=None, model="digits_cnn"):
+    auth = bearer(key if key is not None else server.inference_key())
+    return requests.post(f"{server.inference_url}/predictions/{model}", data=body,
+                         headers={**headers, **auth}, timeout=HTTP_TIMEOUT)
+
+
+def worker_pids(server, model="digits_cnn"):
+    return sorted(worker["pid"] for version in server.describe(model)
+                  for worker in version["workers"] if worker["status"] == "READY")
+
+
+def test_test_split_pngs_get_the_in_process_answers_and_97_percent(server, checkpoint_dir,
+                                                                   digits_checkpoint):
+    splits = load_digit_splits(seed=digits_checkpoint["data"]["split"]["seed"],
+                               log=lambda line: None)
+    pngs = [encode(digits_to_image(image)) for image in splits.test_raw]
+    in_process = DigitsCNNHandler.from_checkpoint_file(checkpoint_dir / "digits_cnn" / "model.pt")
+    expected = [answer.body for answer in in_process.handle([Request(png) for png in pngs])]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda png: predict(server, png), pngs))
+    assert [r.status_code for r in responses] == [200] * len(pngs)
+    served = [r.json() for r in responses]
+    assert served == expected
+
+    correct = sum(answer["label"] == str(int(label)) for answer, label in zip(served, splits.test_y))
+    assert correct / len(pngs) >= 0.97
+
+
+def test_json_base64_and_multipart_bodies_are_accepted(server):
+    png = encode(draw_digit("7"))
+    plain = predict(server, png).json()
+    as_json = predict(server, f'{{"image": "{base64.b64encode(png).decode()}"}}', JSON)
+    as_form = requests.post(f"{server.inference_url}/predictions/digits_cnn",
+                            files={"data": ("seven.png", png, "image/png")},
+                            headers=bearer(server.inference_key()), timeout=HTTP_TIMEOUT)
+    assert as_json.status_code == as_form.status_code == 200
+    assert as_json.json() == as_form.json() == plain
+    assert plain["label"] == "7"
+
+
+@pytest.mark.parametrize("url_kind", ["predictions", "ping", "management"])
+def test_requests_without_or_with_a_wrong_token_are_refused(server, url_kind):
+    url, method, good_key = {
+        "predictions": (f"{server.inference_url}/predictions/digits_cnn", "post",
+                        server.inference_key()),
+        "ping": (f"{server.inference_url}/ping", "get", server.inference_key()),
+        "management": (f"{server.management_url}/models", "get", server.management_key()),
+    }[url_kind]
+    body = encode(draw_digit("1")) if method == "post" else None
+    send = getattr(requests, method)
+    for headers in ({}, bearer("wrong-key"), bearer(server.management_key() + "x")):
+        response = send(url, data=body, headers={**PNG, **headers}, timeout=HTTP_TIMEOUT)
+        assert response.status_code == 400
+        assert response.json()["type"] == "InvalidKeyException"
+    accepted = send(url, data=body, headers={**PNG, **bearer(good_key)}, timeout=HTTP_TIMEOUT)
+    assert accepted.status_code == 200
+
+
+def test_the_inference_key_does_not_open_the_management_api(server):
+    response = requests.get(f"{server.management_url}/models",
+                            headers=bearer(server.inference_key()), timeout=HTTP_TIMEOUT)
+    assert response.status_code == 400
+
+
+def test_model_description_shows_the_batch_settings_from_model_config(server):
+    [description] = server.describe("digits_cnn")
+    assert (description["batchSize"], description["maxBatchDelay"]) == (8, 5)
+    assert (description["minWorkers"], description["maxWorkers"]) == (1, 2)
+    assert description["responseTimeout"] == 30
+
+
+def test_scaling_to_two_workers_keeps_predictions_working(server):
+    url = f"{server.management_url}/models/digits_cnn"
+    auth = bearer(server.management_key())
+    try:
+        scaled = requests.put(url, params={"min_worker": 2, "synchronous": "true"}, headers=auth,
+                              timeout=120)
+        assert scaled.status_code == 200, scaled.text
+        assert len(worker_pids(server)) == 2
+        pictures = [encode(draw_digit(digit)) for digit in STROKES] * 3
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            labels = [r.json()["label"] for r in pool.map(lambda p: predict(server, p), pictures)]
+        assert labels == list(STROKES) * 3
+    finally:
+        # TorchServe stops workers only above max_worker: shrink to 1, then restore the range.
+        for maximum in (1, 2):
+            requests.put(url, params={"min_worker": 1, "max_worker": maximum,
+                                      "synchronous": "true"}, headers=auth, timeout=120)
+    assert len(worker_pids(server)) == 1
+
+
+def test_metrics_endpoint_serves_prometheus_text(server):
+    predict(server, encode(draw_digit("2")))
+    response = requests.get(f"{server.metrics_url}/metrics", timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert "# TYPE ts_inference_requests_total counter" in text
+    assert 'ts_inference_requests_total{model_name="digits_cnn"' in text
+
+
+def huge_png():
+    side = int(MAX_IMAGE_PIXELS ** 0.5) + 1
+    return encode(Image.new("L", (side, side), 255))
+
+
+HTTP_BAD_INPUTS = {
+    "empty body": (b"", PNG, "empty request body"),
+    "not an image": (b"plain words, no picture", PNG, "not a PNG, JPEG, BMP, GIF or WebP"),
+    "truncated image": (encode(draw_digit("3"))[:150], PNG, "truncated or corrupt"),
+    "too many pixels": (huge_png(), PNG, "the limit is 16,777,216"),
+    "malformed JSON": (b'{"image": ', JSON, "malformed JSON"),
+    "bad base64": (b'{"image": "%%%"}', JSON, "not valid base64"),
+    "JSON without image": (b'{"img": "x"}', JSON, 'no "image" field'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
+def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
+    body, headers, expected = HTTP_BAD_INPUTS[case]
+    pids_before = worker_pids(server)
+    response = predict(server, body, headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert error["code"] == 400 and error["type"] == "InvalidInput"
+    assert expected in error["message"]
+
+    following = predict(server, encode(draw_digit("4")))
+    assert following.status_code == 200 and following.json()["label"] == "4"
+    assert worker_pids(server) == pids_before
+
+
+def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server):
+    cases = []
+    for digit in STROKES:
+        cases.append((encode(draw_digit(digit)), 200, digit))
+        cases.append((b"not an image " + digit.encode(), 400, None))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(lambda case: predict(server, case[0]), cases * 2))
+    for (body, status, label), response in zip(cases * 2, responses):
+        assert response.status_code == status
+        if label is not None:
+            assert response.json()["label"] == label

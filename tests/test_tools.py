@@ -1,0 +1,140 @@
+"""config.properties' safe defaults, the key helper against a real server, and make serve's start/stop tool."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+
+from tests.conftest import server_config, start_server
+from tests.pictures import draw_digit, encode
+from tools.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = read_properties(ROOT / "config.properties")
+
+
+def test_config_binds_every_api_to_loopback():
+    for key in ("inference_address", "management_address", "metrics_address"):
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", CONFIG[key]), key
+    assert CONFIG["grpc_inference_address"] == CONFIG["grpc_management_address"] == "127.0.0.1"
+
+
+def test_config_keeps_the_safe_defaults_explicit():
+    assert CONFIG["disable_token_authorization"] == "false"
+    assert CONFIG["enable_model_api"] == "false"
+    assert CONFIG["enable_envvars_config"] == "false"
+    assert CONFIG["metrics_mode"] == "prometheus"
+    assert float(CONFIG["token_expiration_min"]) > 0
+    for key in ("default_workers_per_model", "job_queue_size", "max_request_size"):
+        assert int(CONFIG[key]) > 0, key
+
+
+def test_allowed_urls_matches_no_url_so_only_the_model_store_can_register():
+    # TorchServe matches each comma-separated pattern against the whole URL.
+    patterns = [re.compile(p, re.IGNORECASE) for p in CONFIG["allowed_urls"].split(",")]
+    for url in ("https://example.com/model.mar", "http://169.254.169.254/latest/meta-data",
+                "file:///etc/passwd", "file:///tmp/model_store/digits_cnn.mar"):
+        assert not any(p.fullmatch(url) for p in patterns), url
+
+
+def test_every_setting_in_config_says_why():
+    lines = (ROOT / "config.properties").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            block = lines[:index]
+            # Walk up through the settings of this block to its comment.
+            while block and block[-1] and not block[-1].startswith("#"):
+                block.pop()
+            assert block and block[-1].startswith("#"), f"no comment above {line!r}"
+
+
+def test_key_file_expiry_reads_java_timestamps(tmp_path):
+    path = tmp_path / "key_file.json"
+    soon = datetime.now(timezone.utc) + timedelta(seconds=5)
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    path.write_text(json.dumps({
+        "inference": {"key": "a", "expiration time": soon.strftime("%Y-%m-%dT%H:%M:%S.%f123Z")},
+        "management": {"key": "b", "expiration time": later.strftime("%Y-%m-%dT%H:%M:%S.%f123Z")},
+        "API": {"key": "c"},
+    }))
+    keys = KeyFile(path)
+    assert keys.expired("inference") and not keys.expired("management")
+    assert keys.key("API") == "c"
+
+
+def keys_command(server, *args):
+    env = {**os.environ, "TORCHSERVE_KEY_FILE": str(server.keys.path),
+           "TORCHSERVE_CONFIG": str(server.config_path)}
+    result = subprocess.run([sys.executable, "-m", "tools.keys", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def predict_status(server, key):
+    response = requests.post(f"{server.inference_url}/predictions/digits_cnn",
+                             data=encode(draw_digit("5")),
+                             headers={"Content-Type": "image/png", **bearer(key)},
+                             timeout=HTTP_TIMEOUT)
+    return response.status_code
+
+
+def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_path):
+    # Keys that live three seconds, so expiry happens within the test.
+    server = start_server(tmp_path, model_store, token_expiration_min=0.05)
+    try:
+        first = server.keys.key("inference")
+        assert predict_status(server, first) == 200
+        time.sleep(4)
+        assert predict_status(server, first) == 400  # expired
+
+        renewed = keys_command(server, "inference")
+        assert renewed != first
+        assert predict_status(server, renewed) == 200
+        assert predict_status(server, first) == 400
+
+        rotated = keys_command(server, "inference", "--renew")
+        assert rotated not in (first, renewed)
+        assert predict_status(server, rotated) == 200
+        assert predict_status(server, renewed) == 400
+    finally:
+        server.stop()
+
+
+def test_serve_tool_starts_once_and_stops(model_store, tmp_path):
+    config = server_config(tmp_path, model_store)
+    # A private temp dir keeps this server's pid file apart from any `make serve`.
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TEMP": str(tmp_path)}
+
+    def serve(action):
+        return subprocess.run([sys.executable, "-m", "tools.serve", action, "--config",
+                               str(config)], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=240)
+
+    try:
+        started = serve("start")
+        assert started.returncode == 0, started.stderr + started.stdout
+        assert "digits_cnn: 1 worker(s) READY" in started.stdout
+        assert "/predictions/digits_cnn" in started.stdout
+        assert (tmp_path / "key_file.json").exists()
+
+        again = serve("start")
+        assert again.returncode == 0, again.stderr
+        assert "already running" in again.stdout
+    finally:
+        stopped = serve("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not (tmp_path / "key_file.json").exists()
+    inference_url = read_properties(config)["inference_address"]
+    try:
+        requests.get(f"{inference_url}/ping", timeout=5)
+        still_up = True
+    except requests.ConnectionError:
+        still_up = False
+    assert not still_up

@@ -1,0 +1,1 @@
+"""Command-line tools around a running TorchServe: start/stop, keys."""

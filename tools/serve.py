@@ -1,0 +1,106 @@
+"""Start or stop the project's TorchServe (`make serve`, `make stop`).
+
+    python -m tools.serve start   # start in the background, wait for READY workers, print curl commands
+    python -m tools.serve stop
+
+Safe to run again: a server that is already running is left as it is.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+
+from tools.torchserve import ServerError, TorchServe, archived_model_names
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_S = 180
+
+# One sample request per model: the file and its content type. The README and
+# the tests send the same files.
+SAMPLES = {
+    "digits_cnn": ("samples/digit_3.png", "image/png"),
+}
+
+
+def running_pid():
+    """The pid of the TorchServe recorded in the system temp dir, if that process is alive."""
+    pid_file = Path(tempfile.gettempdir()) / ".model_server.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        if "org.pytorch.serve.ModelServer" in psutil.Process(pid).cmdline():
+            return pid
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass
+    return None
+
+
+def curl_command(server, model):
+    """Copy-paste curl for one model's sample request; reads the current key at run time."""
+    path, content_type = SAMPLES[model]
+    return (f"curl -s --max-time 10 -X POST {server.inference_url}/predictions/{model} \\\n"
+            f"  -H \"Authorization: Bearer $(.venv/bin/python -m tools.keys inference)\" \\\n"
+            f"  -H \"Content-Type: {content_type}\" --data-binary @{path}")
+
+
+def start(config):
+    # TorchServe runs from the config's folder: its logs/ and key_file.json land there.
+    server = TorchServe(config.parent, config)
+    models = archived_model_names(server.model_store)
+    if not models:
+        raise ServerError(f"no .mar files in {server.model_store}; run ./archive.sh first")
+
+    pid = running_pid()
+    if pid:
+        print(f"TorchServe is already running (pid {pid}); leaving it as it is. "
+              "Run 'make stop' first to serve newly built archives.")
+    else:
+        print(f"starting TorchServe with {server.config_path.name}: {', '.join(models)}")
+        server.start()
+    try:
+        server.wait_until_ready(models, timeout_s=READY_TIMEOUT_S)
+    except ServerError:
+        if not pid:
+            server.stop()
+        raise
+
+    for model in models:
+        print(f"{model}: {server.ready_workers(model)} worker(s) READY")
+    print("\nTry it (the key is read from key_file.json each time, and renewed when expired):\n")
+    for model in models:
+        if model in SAMPLES:
+            print(curl_command(server, model) + "\n")
+    print(f"Logs: {server.workdir / 'logs'}   Stop: make stop")
+
+
+def stop(config):
+    torchserve = Path(sys.executable).parent / "torchserve"
+    # Run where the server runs, so TorchServe also deletes that key_file.json.
+    result = subprocess.run([str(torchserve), "--stop", "--foreground"], cwd=config.parent)
+    return result.returncode
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--config", type=Path, default=ROOT / "config.properties",
+                        help="TorchServe config; the server runs in its folder "
+                             "(default: the repository's config.properties)")
+    args = parser.parse_args(argv)
+    config = args.config.resolve()
+    try:
+        if args.action == "start":
+            start(config)
+        else:
+            return stop(config)
+    except ServerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Run and talk to a TorchServe process: its config, its key file, start, wait until READY, stop.
+
+Used by `make serve` / `make stop` (tools.serve) and by the integration tests,
+so both start and probe the server the same way. Every HTTP call has a timeout.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+from tools.java import java_problem
+
+HTTP_TIMEOUT = 10  # seconds for any single call to the server
+
+
+class ServerError(RuntimeError):
+    """TorchServe did not start, did not get ready, or refused a call."""
+
+
+def read_properties(path) -> dict:
+    """config.properties → {key: value}; comment and blank lines skipped."""
+    properties = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")) and "=" in line:
+            key, value = line.split("=", 1)
+            properties[key.strip()] = value.strip()
+    return properties
+
+
+def write_properties(path, properties: dict):
+    """{key: value} → a config.properties file."""
+    Path(path).write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
+
+
+def archived_model_names(model_store) -> list:
+    """Model store → the model names inside its .mar files (from each MANIFEST.json)."""
+    names = []
+    for archive in sorted(Path(model_store).glob("*.mar")):
+        with zipfile.ZipFile(archive) as mar:
+            names.append(json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]["modelName"])
+    return names
+
+
+class KeyFile:
+    """TorchServe's key_file.json: the current inference, management and API keys."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def read(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            raise ServerError(f"no key file at {self.path}: is TorchServe running from "
+                              f"{self.path.parent}?") from None
+
+    def key(self, kind) -> str:
+        """"inference", "management" or "API" → that key."""
+        return self.read()[kind]["key"]
+
+    def expired(self, kind, margin_s=30) -> bool:
+        """Whether the inference or management key expires within `margin_s` seconds."""
+        stamp = self.read()[kind].get("expiration time")
+        if not stamp:
+            return False
+        # Java writes nanoseconds; Python parses at most microseconds.
+        head, _, fraction = stamp.rstrip("Z").partition(".")
+        expires = datetime.fromisoformat(f"{head}.{(fraction or '0')[:6]}+00:00")
+        return (expires - datetime.now(timezone.utc)).total_seconds() < margin_s
+
+    def renew(self, management_url, kind):
+        """Ask TorchServe's token API for a new inference or management key; it rewrites the file."""
+        response = requests.get(f"{management_url}/token", params={"type": kind},
+                                headers=bearer(self.key("API")), timeout=HTTP_TIMEOUT)
+        if response.status_code != 200:
+            raise ServerError(f"renewing the {kind} key failed: {response.status_code} "
+                              f"{response.text.strip()}")
+        return self.key(kind)
+
+    def current(self, kind, management_url=None) -> str:
+        """The key of `kind`, renewed first when it has expired and the management URL is known."""
+        if kind != "API" and management_url and self.expired(kind):
+            return self.renew(management_url, kind)
+        return self.key(kind)
+
+
+def bearer(key) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+class TorchServe:
+    """One TorchServe server: a working directory (logs, key file), a config, a model store."""
+
+    def __init__(self, workdir, config_path, model_store=None, private_tmp=None):
+        self.workdir = Path(workdir).resolve()
+        self.config_path = Path(config_path).resolve()
+        self.properties = read_properties(self.config_path)
+        store = model_store or self.properties.get("model_store", "model_store")
+        self.model_store = (self.workdir / store).resolve()
+        # TorchServe keeps its pid file, unpacked archives and worker sockets in
+        # the temp directory; a private one lets several servers (say, tests
+        # beside `make serve`) run at once without touching each other.
+        self.private_tmp = Path(private_tmp).resolve() if private_tmp else None
+        self.inference_url = self.properties.get("inference_address", "http://127.0.0.1:8080")
+        self.management_url = self.properties.get("management_address", "http://127.0.0.1:8081")
+        self.metrics_url = self.properties.get("metrics_address", "http://127.0.0.1:8082")
+        self.keys = KeyFile(self.workdir / "key_file.json")
+        self.process = None
+        self.output_path = self.workdir / "logs" / "torchserve.out"
+
+    # Process control
+
+    def _env(self):
+        env = dict(os.environ)
+        if self.private_tmp:
+            env["TMPDIR"] = env["TEMP"] = str(self.private_tmp)
+        # The worker Python must be this interpreter's, with its packages.
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        return env
+
+    def _torchserve(self):
+        found = shutil.which("torchserve", path=self._env()["PATH"])
+        if not found:
+            raise ServerError("torchserve not found; run 'make install'")
+        return found
+
+    def start(self):
+        """Start TorchServe in its own session, writing its console output to logs/torchserve.out."""
+        problem = java_problem()
+        if problem:
+            raise ServerError(problem)
+        self.output_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [self._torchserve(), "--start", "--foreground", "--ncs",
+                   "--ts-config", str(self.config_path), "--model-store", str(self.model_store)]
+        with open(self.output_path, "ab") as output:
+            self.process = subprocess.Popen(command, cwd=self.workdir, env=self._env(),
+                                            stdout=output, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        return self
+
+    def stop(self, timeout_s=60):
+        """Stop the server this object started: SIGTERM to its process group, SIGKILL if it lingers."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=timeout_s)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
+
+    # Probing
+
+    def log_tail(self, lines=60) -> str:
+        """The last lines of TorchServe's own logs, for error messages."""
+        parts = []
+        for path in (self.output_path, self.workdir / "logs" / "model_log.log"):
+            if path.exists():
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
+        return "\n".join(parts) or f"(no logs under {self.workdir / 'logs'})"
+
+    def management_key(self):
+        return self.keys.current("management", self.management_url)
+
+    def inference_key(self):
+        return self.keys.current("inference", self.management_url)
+
+    def describe(self, model) -> list:
+        """GET /models/<model> → TorchServe's description (one entry per version)."""
+        response = requests.get(f"{self.management_url}/models/{model}",
+                                headers=bearer(self.management_key()), timeout=HTTP_TIMEOUT)
+        if response.status_code != 200:
+            raise ServerError(f"describe {model}: {response.status_code} {response.text.strip()}")
+        return response.json()
+
+    def ready_workers(self, model) -> int:
+        return sum(worker.get("status") == "READY"
+                   for version in self.describe(model) for worker in version.get("workers", []))
+
+    def wait_until_ready(self, models, timeout_s=120, poll_s=0.5):
+        """Block until every model has all its workers READY; raises ServerError with the log tail."""
+        deadline = time.monotonic() + timeout_s
+        pending = list(models)
+        last_problem = "no answer yet"
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise ServerError(f"TorchServe exited with code {self.process.returncode}\n"
+                                  + self.log_tail())
+            try:
+                still = []
+                for model in pending:
+                    description = self.describe(model)
+                    workers = [w for version in description for w in version.get("workers", [])]
+                    wanted = max(version.get("minWorkers", 1) for version in description)
+                    ready = sum(w.get("status") == "READY" for w in workers)
+                    if ready < max(wanted, 1):
+                        still.append(model)
+                        last_problem = f"{model}: {ready} of {wanted} workers READY"
+                pending = still
+                if not pending:
+                    return
+            except (requests.RequestException, ServerError, ValueError) as error:
+                last_problem = str(error)
+            time.sleep(poll_s)
+        raise ServerError(f"TorchServe was not ready after {timeout_s}s ({last_problem})\n"
+                          + self.log_tail())
