@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-MODELS := digits_cnn
+# Every model family with serving settings in model-config/.
+MODELS := $(basename $(notdir $(wildcard model-config/*.yaml)))
 CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
 
 .PHONY: install checkpoints archive serve stop test clean

@@ -9,7 +9,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ALL_MODELS=(digits_cnn)
+# A model family is served when it has model-config/<model>.yaml.
+ALL_MODELS=()
+for config in "$ROOT"/model-config/*.yaml; do
+  name="$(basename "$config" .yaml)"
+  ALL_MODELS+=("$name")
+done
 STORE="$ROOT/model_store"
 CHECKPOINTS="$ROOT/checkpoints"
 VERSION=""

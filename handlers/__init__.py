@@ -1,6 +1,9 @@
 """Serving code for every model family, and the TorchServe adapter over it."""
 
-from handlers.digits_cnn import DigitsCNNHandler
+import importlib
 
-# Checkpoint family → the handler that serves it.
-HANDLERS = {handler.family: handler for handler in (DigitsCNNHandler,)}
+
+def handler_class(family: str) -> type:
+    """Family name → its ModelHandler subclass: `HANDLER` in handlers/<family>.py."""
+    module = importlib.import_module(f"handlers.{family}")
+    return module.HANDLER

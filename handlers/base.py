@@ -107,6 +107,7 @@ class ModelHandler:
     """Shared batch pipeline: decode → preprocess per request, one batched inference, postprocess."""
 
     family: str = ""  # the checkpoint family this handler serves
+    sample: tuple = ()  # (file under samples/, content type): the request make serve suggests
 
     def __init__(self, checkpoint: dict, device="cpu"):
         if checkpoint["family"] != self.family:
@@ -128,13 +129,20 @@ class ModelHandler:
         """Request → decoded payload (default: its JSON value); raises InvalidInput."""
         return json_value(request)
 
-    def preprocess(self, payload) -> torch.Tensor:
-        """Decoded payload → model input with a leading batch dimension; raises InvalidInput."""
+    def preprocess(self, payload):
+        """Decoded payload → model input (a tensor, or a tuple of tensors) with a leading
+        dimension of one row per example; raises InvalidInput."""
         raise NotImplementedError
 
-    def inference(self, batch: torch.Tensor) -> torch.Tensor:
-        """Batched model input on the device → batched model output."""
-        return self.model(batch)
+    def collate(self, inputs: list):
+        """Per-request model inputs → one batch (default: concatenated along the first dimension)."""
+        if isinstance(inputs[0], tuple):
+            return tuple(torch.cat(parts) for parts in zip(*inputs))
+        return torch.cat(inputs)
+
+    def inference(self, batch):
+        """Batch on the device → batched model output, one row per example."""
+        return self.model(*batch) if isinstance(batch, tuple) else self.model(batch)
 
     def postprocess(self, payload, output: torch.Tensor):
         """One request's payload and its slice of the output (on the CPU) → JSON-serializable answer."""
@@ -155,10 +163,22 @@ class ModelHandler:
 
         valid = sorted(inputs)
         if valid:
-            batch = torch.cat([inputs[i] for i in valid]).to(self.device)
+            batch = to_device(self.collate([inputs[i] for i in valid]), self.device)
             with torch.inference_mode():
                 outputs = self.inference(batch).cpu()
-            sizes = [len(inputs[i]) for i in valid]
+            sizes = [rows(inputs[i]) for i in valid]
             for index, output in zip(valid, torch.split(outputs, sizes)):
                 answers[index] = Answer(200, self.postprocess(payloads[index], output))
         return answers
+
+
+def rows(model_input) -> int:
+    """A request's model input (tensor or tuple of tensors) → how many examples it holds."""
+    return len(model_input[0] if isinstance(model_input, tuple) else model_input)
+
+
+def to_device(batch, device):
+    """Tensor or tuple of tensors → the same on `device`."""
+    if isinstance(batch, tuple):
+        return tuple(part.to(device) for part in batch)
+    return batch.to(device)

@@ -79,6 +79,7 @@ def open_image(data: bytes) -> Image.Image:
 
 class DigitsCNNHandler(ModelHandler):
     family = "digits_cnn"
+    sample = ("samples/digit_3.png", "image/png")
 
     def decode(self, request: Request) -> Image.Image:
         """Raw image body, or JSON {"image": base64} → decoded Pillow image."""
@@ -103,3 +104,6 @@ class DigitsCNNHandler(ModelHandler):
         top_k = [{"label": self.labels[i], "probability": round(float(p), 4)}
                  for p, i in zip(top.values.tolist(), top.indices.tolist())]
         return {"label": top_k[0]["label"], "probability": top_k[0]["probability"], "top_k": top_k}
+
+
+HANDLER = DigitsCNNHandler  # what the TorchServe adapter builds for a digits_cnn checkpoint

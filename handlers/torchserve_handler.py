@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from handlers import HANDLERS
+from handlers import handler_class
 from handlers.base import JSON_CONTENT_TYPE, Request, pick_device, threads_per_worker
 from models.checkpoint import load_checkpoint
 
@@ -58,7 +58,7 @@ class TorchServeHandler:
         path = os.path.join(properties["model_dir"], context.manifest["model"]["serializedFile"])
         checkpoint = load_checkpoint(path)
         device = pick_device(properties.get("gpu_id"))
-        self.handler = HANDLERS[checkpoint["family"]](checkpoint, device)
+        self.handler = handler_class(checkpoint["family"])(checkpoint, device)
         self.initialized = True
         log.info("loaded %s version %s on %s with %d torch threads", checkpoint["family"],
                  checkpoint["version"], device, torch.get_num_threads())

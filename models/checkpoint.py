@@ -1,6 +1,8 @@
 """Versioned checkpoints that carry everything needed to rebuild and serve a model."""
 
+import importlib
 import os
+import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -8,16 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.digits_cnn import DigitsCNN
-
 # Bumped when the checkpoint layout changes, so old files fail loudly, not subtly.
 CHECKPOINT_FORMAT = 1
-
-# The only classes a checkpoint may name; a checkpoint picks from this table
-# and never names code of its own.
-ARCHITECTURES = {
-    "digits_cnn": DigitsCNN,
-}
 
 REQUIRED_KEYS = ("format", "family", "version", "model_args", "state_dict", "labels",
                  "preprocessing", "metrics", "data", "torch_version")
@@ -25,6 +19,23 @@ REQUIRED_KEYS = ("format", "family", "version", "model_args", "state_dict", "lab
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be served: wrong format, unknown family, missing keys."""
+
+
+def architecture(family: str) -> type:
+    """Family name → its nn.Module class: `ARCHITECTURE` in models/<family>.py.
+
+    A checkpoint names its family, never code of its own, so it can only pick
+    among this package's modules.
+    """
+    if not isinstance(family, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", family):
+        raise CheckpointError(f"invalid model family {family!r}")
+    try:
+        module = importlib.import_module(f"models.{family}")
+    except ModuleNotFoundError:
+        raise CheckpointError(f"unknown model family {family!r}") from None
+    if not hasattr(module, "ARCHITECTURE"):
+        raise CheckpointError(f"unknown model family {family!r}")
+    return module.ARCHITECTURE
 
 
 def save_checkpoint(path, *, family, version, model, model_args, labels, preprocessing,
@@ -69,13 +80,12 @@ def load_checkpoint(path):
     if checkpoint["format"] != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path}: checkpoint format {checkpoint['format']}, this code reads {CHECKPOINT_FORMAT}")
-    if checkpoint["family"] not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: unknown model family {checkpoint['family']!r}")
+    architecture(checkpoint["family"])
     return checkpoint
 
 
 def build_model(checkpoint, device="cpu") -> nn.Module:
     """Checkpoint dict → the model it describes, weights loaded, in eval mode on `device`."""
-    model = ARCHITECTURES[checkpoint["family"]](**checkpoint["model_args"])
+    model = architecture(checkpoint["family"])(**checkpoint["model_args"])
     model.load_state_dict(checkpoint["state_dict"], strict=True)
     return model.to(device).eval()

@@ -53,6 +53,9 @@ class DigitsCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+ARCHITECTURE = DigitsCNN  # what models.checkpoint builds for a digits_cnn checkpoint
+
+
 # Larger pictures are box-averaged down to about this size first: far more
 # detail than an 8×8 result needs, and it bounds the work per image.
 WORKING_SIZE = 256

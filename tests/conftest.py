@@ -19,7 +19,7 @@ from models.checkpoint import load_checkpoint
 from tools.torchserve import TorchServe, archived_model_names, read_properties, write_properties
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ("digits_cnn",)
+MODELS = sorted(path.stem for path in (ROOT / "model-config").glob("*.yaml"))
 SERVER_READY_TIMEOUT_S = 180
 
 

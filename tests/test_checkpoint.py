@@ -38,9 +38,13 @@ def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))  # the atomic write left nothing behind
 
 
-def test_unknown_family_is_refused(tmp_path):
-    small_checkpoint(tmp_path / "model.pt", family="not_a_model")
-    with pytest.raises(CheckpointError, match="unknown model family"):
+@pytest.mark.parametrize("family, problem", [("not_a_model", "unknown model family"),
+                                             ("checkpoint", "unknown model family"),
+                                             ("os.path", "invalid model family"),
+                                             ("../digits_cnn", "invalid model family")])
+def test_a_family_outside_the_models_package_is_refused(tmp_path, family, problem):
+    small_checkpoint(tmp_path / "model.pt", family=family)
+    with pytest.raises(CheckpointError, match=problem):
         load_checkpoint(tmp_path / "model.pt")
 
 

@@ -14,16 +14,12 @@ from pathlib import Path
 
 import psutil
 
+from handlers import handler_class
 from tools.torchserve import ServerError, TorchServe, archived_model_names
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 180
 
-# One sample request per model: the file and its content type. The README and
-# the tests send the same files.
-SAMPLES = {
-    "digits_cnn": ("samples/digit_3.png", "image/png"),
-}
 
 
 def running_pid():
@@ -40,7 +36,7 @@ def running_pid():
 
 def curl_command(server, model):
     """Copy-paste curl for one model's sample request; reads the current key at run time."""
-    path, content_type = SAMPLES[model]
+    path, content_type = handler_class(model).sample
     return (f"curl -s --max-time 10 -X POST {server.inference_url}/predictions/{model} \\\n"
             f"  -H \"Authorization: Bearer $(.venv/bin/python -m tools.keys inference)\" \\\n"
             f"  -H \"Content-Type: {content_type}\" --data-binary @{path}")
@@ -71,8 +67,7 @@ def start(config):
         print(f"{model}: {server.ready_workers(model)} worker(s) READY")
     print("\nTry it (the key is read from key_file.json each time, and renewed when expired):\n")
     for model in models:
-        if model in SAMPLES:
-            print(curl_command(server, model) + "\n")
+        print(curl_command(server, model) + "\n")
     print(f"Logs: {server.workdir / 'logs'}   Stop: make stop")
 
 
