@@ -20,6 +20,9 @@ $(VENV)/.installed: requirements.txt
 checkpoints/%/model.pt: | $(VENV)/.installed
 	$(BIN)/python -m training.$* --out checkpoints/$*
 
+# The GAN is evaluated by the digit classifier.
+checkpoints/digits_gan/model.pt: | checkpoints/digits_cnn/model.pt
+
 checkpoints: $(CHECKPOINTS)
 
 archive: checkpoints
