@@ -8,7 +8,8 @@ import warnings
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from handlers.base import InvalidInput, ModelHandler, Request, as_bytes, is_json, json_value
+from handlers.base import (InvalidInput, ModelHandler, Request, as_bytes, is_json, json_object,
+                           json_type, json_value)
 from models.digits_cnn import prepare_digit_image
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
@@ -26,17 +27,10 @@ USAGE = ("send an image (PNG, JPEG, BMP, GIF or WebP) as the request body, "
 
 def image_bytes_from_json(value) -> bytes:
     """Decoded JSON → the image bytes in its "image" field (plain or data-URL base64)."""
-    if not isinstance(value, dict):
-        raise InvalidInput(f"JSON body must be an object like {{\"image\": \"<base64>\"}}, "
-                           f"not {type(value).__name__}")
-    if "image" not in value:
-        raise InvalidInput('JSON body has no "image" field; ' + USAGE)
-    unknown = sorted(set(value) - {"image"})
-    if unknown:
-        raise InvalidInput(f"unknown JSON field(s): {', '.join(map(str, unknown))}")
-    encoded = value["image"]
+    encoded = json_object(value, ("image",), required=("image",),
+                          example='{"image": "<base64>"}')["image"]
     if not isinstance(encoded, str):
-        raise InvalidInput(f'"image" must be a base64 string, not {type(encoded).__name__}')
+        raise InvalidInput(f'"image" must be a base64 string, not {json_type(encoded)}')
     if encoded.startswith("data:") and "," in encoded:
         encoded = encoded.split(",", 1)[1]
     try:
@@ -83,7 +77,7 @@ class DigitsCNNHandler(ModelHandler):
 
     def decode(self, request: Request) -> Image.Image:
         """Raw image body, or JSON {"image": base64} → decoded Pillow image."""
-        if request.body is None or (hasattr(request.body, "__len__") and len(request.body) == 0):
+        if not request.parsed and not request.body:
             raise InvalidInput("empty request body; " + USAGE)
         if is_json(request):
             return open_image(image_bytes_from_json(json_value(request)))

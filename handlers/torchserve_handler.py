@@ -20,14 +20,18 @@ def request_from_row(row, context, index) -> Request:
     """One TorchServe request row → Request: the raw body, or the one form field when sent as a form."""
     if not isinstance(row, dict):
         return Request(body=row)
-    for name in ("data", "body"):
-        if name in row:
-            return Request(row[name], parameter_content_type(context, index, name))
-    # Multipart uploads arrive as named fields; accept a single one of any name.
-    fields = [name for name, value in row.items() if isinstance(value, (bytes, bytearray))]
-    if len(fields) == 1:
-        return Request(row[fields[0]], parameter_content_type(context, index, fields[0]))
-    return Request(body=None)
+    names = [name for name in ("data", "body") if name in row]
+    if not names:
+        # Multipart uploads arrive as named fields; accept a single one of any name.
+        names = [name for name, value in row.items() if isinstance(value, (bytes, bytearray))][:1]
+    if not names:
+        return Request(body=None)
+    body = row[names[0]]
+    content_type = parameter_content_type(context, index, names[0])
+    # TorchServe's worker parses exactly this content type into any JSON value
+    # (null and strings included), and hands over raw bytes when it did not parse.
+    parsed = content_type == JSON_CONTENT_TYPE and not isinstance(body, (bytes, bytearray))
+    return Request(body, content_type, parsed)
 
 
 def parameter_content_type(context, index, name):

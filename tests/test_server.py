@@ -132,7 +132,7 @@ HTTP_BAD_INPUTS = {
     "too many pixels": (huge_png(), PNG, "the limit is 16,777,216"),
     "malformed JSON": (b'{"image": ', JSON, "malformed JSON"),
     "bad base64": (b'{"image": "%%%"}', JSON, "not valid base64"),
-    "JSON without image": (b'{"img": "x"}', JSON, 'no "image" field'),
+    "JSON without image": (b'{"img": "x"}', JSON, "is missing field(s): image"),
 }
 
 

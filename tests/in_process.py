@@ -1,0 +1,59 @@
+"""A family's TorchServe entry point run in this process, driven with TorchServe's own Context objects."""
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+from ts.context import Context, RequestProcessor
+
+from handlers.torchserve_handler import TorchServeHandler
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class InProcessHandler:
+    """The adapter TorchServe's worker would build for `family`, over a model dir holding its checkpoint."""
+
+    def __init__(self, family, checkpoint_dir, tmp_path_factory):
+        self.family = family
+        self.model_dir = tmp_path_factory.mktemp(f"{family}_model_dir")
+        shutil.copy(Path(checkpoint_dir) / family / "model.pt", self.model_dir / "model.pt")
+        self.settings = yaml.safe_load((ROOT / "model-config" / f"{family}.yaml").read_text())
+        self.adapter = TorchServeHandler()
+        self.adapter.initialize(self.context([]))
+
+    @property
+    def handler(self):
+        """The family's ModelHandler inside the adapter."""
+        return self.adapter.handler
+
+    def context(self, rows):
+        """A TorchServe Context for a batch of rows, as the worker builds it.
+
+        A row's "_content_types" entry ({field: content type}) becomes the
+        per-field headers TorchServe records, and is removed from the row.
+        """
+        manifest = {"model": {"modelName": self.family, "serializedFile": "model.pt",
+                              "handler": "torchserve_handler.py"}}
+        context = Context(self.family, str(self.model_dir), manifest, self.settings["batchSize"],
+                          None, "0.12.0", model_yaml_config=self.settings)
+        context.request_processor = [
+            RequestProcessor({name: {"content-type": content_type}
+                              for name, content_type in row.pop("_content_types", {}).items()})
+            for row in rows
+        ]
+        return context
+
+    def run(self, rows):
+        """Rows → [(status, decoded JSON body)] through handle(), as TorchServe would call it."""
+        rows = [dict(row) for row in rows]  # context() takes "_content_types" out of each row
+        context = self.context(rows)
+        bodies = self.adapter.handle(rows, context)
+        assert len(bodies) == len(rows)
+        results = []
+        for index, body in enumerate(bodies):
+            status, _ = context.get_response_status(index)
+            assert context.get_response_content_type(index) == "application/json"
+            results.append((status, json.loads(body)))
+        return results
