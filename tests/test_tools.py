@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -86,13 +87,17 @@ def predict_status(server, key):
 
 
 def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_path):
-    # Keys that live three seconds, so expiry happens within the test.
-    server = start_server(tmp_path, model_store, token_expiration_min=0.05)
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copy(model_store / "digits_cnn.mar", store)
+    # Keys that live six seconds: expiry happens within the test, and a renewed
+    # key lives long enough to be tried.
+    server = start_server(tmp_path, store, token_expiration_min=0.1)
     try:
         first = server.keys.key("inference")
-        assert predict_status(server, first) == 200
-        time.sleep(4)
-        assert predict_status(server, first) == 400  # expired
+        while not server.keys.expired("inference", margin_s=-0.5):
+            time.sleep(0.2)
+        assert predict_status(server, first) == 400
 
         renewed = keys_command(server, "inference")
         assert renewed != first

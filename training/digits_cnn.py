@@ -6,7 +6,6 @@
 Writes model.pt, metrics.json and training_curve.png into --out.
 """
 
-import argparse
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from torch import nn
 
 from models.checkpoint import save_checkpoint
 from models.digits_cnn import IMAGE_SIZE, LABELS, MAX_INK, DigitsCNN
+from training.cli import training_parser
 from training.digits_data import augment, load_digit_splits, normalization_stats
 from training.evaluation import classification_metrics, plot_training_curve, write_json
 from training.loop import fit
@@ -31,22 +31,9 @@ OUT = "checkpoints/digits_cnn"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"most epochs (default {EPOCHS})")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
-                        help=f"training batch size (default {BATCH_SIZE})")
-    parser.add_argument("--lr", type=float, default=LEARNING_RATE,
-                        help=f"Adam learning rate (default {LEARNING_RATE})")
-    parser.add_argument("--patience", type=int, default=PATIENCE,
-                        help=f"early-stopping patience in epochs (default {PATIENCE})")
-    parser.add_argument("--seed", type=int, default=SEED,
-                        help=f"seed for the split, initialization and augmentation (default {SEED})")
-    parser.add_argument("--version", default=VERSION,
-                        help=f"model version recorded in the checkpoint (default {VERSION})")
-    parser.add_argument("--out", default=OUT, help=f"output directory (default {OUT})")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="one quick epoch on a small subset, to check the pipeline end to end")
-    return parser.parse_args(argv)
+    return training_parser(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                           optimizer="Adam", patience=PATIENCE, seed=SEED, version=VERSION,
+                           out=OUT).parse_args(argv)
 
 
 def predict(model, pixels, batch_size=512):
