@@ -1,0 +1,127 @@
+"""diabetes_mlp on a real TorchServe: parity with the checkpoint, the sample, settings, bad input."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from handlers.base import Request
+from handlers.diabetes_mlp import MAX_RECORDS, DiabetesMLPHandler
+from models.checkpoint import load_checkpoint
+from models.diabetes_mlp import FEATURES
+from tools.torchserve import HTTP_TIMEOUT, bearer
+from training.diabetes_data import load_diabetes_splits
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "patient.json"
+JSON = {"Content-Type": "application/json"}
+
+
+def predict(server, body, headers=JSON):
+    """POST a body (bytes, or a value sent as JSON) to /predictions/diabetes_mlp."""
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return requests.post(f"{server.inference_url}/predictions/diabetes_mlp", data=data,
+                         headers={**headers, **bearer(server.inference_key())},
+                         timeout=HTTP_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def in_process(checkpoint_dir):
+    return DiabetesMLPHandler.from_checkpoint_file(checkpoint_dir / "diabetes_mlp" / "model.pt")
+
+
+@pytest.fixture(scope="module")
+def test_records(checkpoint_dir):
+    """The checkpoint's test split as JSON records, as a client would send them."""
+    checkpoint = load_checkpoint(checkpoint_dir / "diabetes_mlp" / "model.pt")
+    splits = load_diabetes_splits(seed=checkpoint["data"]["split"]["seed"], log=lambda line: None)
+    return [dict(zip(FEATURES, row)) for row in splits.test_x.tolist()]
+
+
+def test_served_answers_equal_the_in_process_answers(server, in_process, test_records):
+    expected = [answer.body for answer in in_process.handle([Request(r) for r in test_records])]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda record: predict(server, record), test_records))
+    assert [r.status_code for r in responses] == [200] * len(test_records)
+    assert [r.json() for r in responses] == expected
+
+    as_list = predict(server, test_records)
+    assert as_list.status_code == 200
+    assert as_list.json() == expected == in_process.handle([Request(test_records)])[0].body
+
+
+def test_the_sample_answers_as_in_process(server, in_process):
+    served = predict(server, SAMPLE.read_bytes())
+    assert served.status_code == 200
+    answer = served.json()
+    assert list(answer) == ["prediction"] and isinstance(answer["prediction"], float)
+    assert answer == in_process.handle([Request(json.loads(SAMPLE.read_text()))])[0].body
+
+
+def test_model_description_shows_the_batch_settings_from_model_config(server):
+    [description] = server.describe("diabetes_mlp")
+    assert (description["batchSize"], description["maxBatchDelay"]) == (32, 2)
+    assert (description["minWorkers"], description["maxWorkers"]) == (1, 2)
+    assert description["responseTimeout"] == 30
+
+
+def worker_pids(server):
+    return sorted(worker["pid"] for version in server.describe("diabetes_mlp")
+                  for worker in version["workers"] if worker["status"] == "READY")
+
+
+RECORD = json.loads(SAMPLE.read_text())
+HTTP_BAD_INPUTS = {
+    "empty body": (b"", "empty request body"),
+    "not JSON": (b"age=59, sex=2", "malformed JSON"),
+    "broken JSON": (b'{"age": 59, "sex"', "malformed JSON"),
+    "JSON string": (b'"hello"', "not a string"),
+    "JSON null": (b"null", "not null"),
+    "empty list": (b"[]", "empty list"),
+    "too many records": ([RECORD] * (MAX_RECORDS + 1), "the limit is 1,000"),
+    "missing field": ({k: v for k, v in RECORD.items() if k != "s6"}, "is missing field(s): s6"),
+    "unknown field": ({**RECORD, "height": 180}, "has unknown field(s): height"),
+    "string value": ({**RECORD, "bmi": "32.1"}, 'field "bmi" must be a number, not a string'),
+    "boolean value": ({**RECORD, "sex": True}, 'field "sex" must be a number, not a boolean'),
+    "NaN literal": (json.dumps({**RECORD, "bp": float("nan")}).encode(), 'field "bp" is NaN'),
+    "Infinity literal": (json.dumps({**RECORD, "s1": float("inf")}).encode(),
+                         'field "s1" is infinite'),
+    "deeply nested": (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+    "bad record in a list": ([RECORD, {**RECORD, "age": None}],
+                             'record 1: field "age" must be a number, not null'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
+def test_bad_input_answers_400_and_the_worker_keeps_serving(server, in_process, case):
+    body, message = HTTP_BAD_INPUTS[case]
+    pids_before = worker_pids(server)
+    response = predict(server, body)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert error["code"] == 400 and error["type"] == "InvalidInput"
+    assert message in error["message"]
+
+    following = predict(server, RECORD)
+    assert following.status_code == 200
+    assert following.json() == in_process.handle([Request(RECORD)])[0].body
+    assert worker_pids(server) == pids_before
+
+
+def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server, in_process,
+                                                                    test_records):
+    cases = []
+    for index, record in enumerate(test_records[:16]):
+        cases.append((record, 200, in_process.handle([Request(record)])[0].body))
+        cases.append(({**record, FEATURES[index % 10]: "x"}, 400, FEATURES[index % 10]))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(lambda case: predict(server, case[0]), cases))
+    for (_, status, expected), response in zip(cases, responses):
+        assert response.status_code == status
+        if status == 200:
+            assert response.json() == expected
+        else:
+            assert f'field "{expected}"' in response.json()["message"]
