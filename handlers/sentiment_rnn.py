@@ -1,0 +1,80 @@
+"""sentiment_rnn serving: a review (text/plain body or JSON {"text": ...}) → its label and that label's probability."""
+
+import torch
+
+from handlers.base import (InvalidInput, ModelHandler, Request, json_object, json_type, json_value,
+                           media_type)
+from models.sentiment_rnn import MAX_TEXT_CHARS, normalize_text, pad_token_ids
+
+USAGE = 'send the review as a text/plain body, or JSON {"text": "..."}'
+
+
+def text_from_json(value) -> str:
+    """Decoded JSON → the string in its "text" field; raises InvalidInput for any other shape."""
+    text = json_object(value, ("text",), required=("text",), example='{"text": "..."}')["text"]
+    if not isinstance(text, str):
+        raise InvalidInput(f'"text" must be a string, not {json_type(text)}')
+    return text
+
+
+def starts_like_object(body) -> bool:
+    """Raw body (str or bytes) → whether its first visible character is "{"."""
+    start = body.lstrip()[:1]
+    return start in ("{", b"{")
+
+
+def text_from_bytes(body: bytes) -> str:
+    """Raw body bytes → text; raises InvalidInput when they are not UTF-8."""
+    try:
+        return bytes(body).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"body is not valid UTF-8 text: byte 0x{error.object[error.start]:02x} "
+                           f"at position {error.start}") from None
+
+
+class SentimentRNNHandler(ModelHandler):
+    family = "sentiment_rnn"
+    sample = ("samples/review.txt", "text/plain")
+
+    def decode(self, request: Request) -> str:
+        """text/plain body, raw UTF-8 bytes, or JSON {"text": "..."} → the review as sent.
+
+        The content type decides: JSON types (…/json, …+json) are parsed;
+        any other text/* body is the review itself, even when it looks like
+        JSON; a body with no (or another) content type is JSON only when it
+        starts with "{".
+        """
+        body, kind = request.body, media_type(request)
+        if request.parsed:
+            return text_from_json(body)  # JSON TorchServe decoded: an object, null, a string...
+        if not body:
+            raise InvalidInput("empty request body; " + USAGE)
+        if kind.endswith("json") or (not kind.startswith("text/") and starts_like_object(body)):
+            return text_from_json(json_value(request))
+        return body if isinstance(body, str) else text_from_bytes(body)
+
+    def preprocess(self, text: str):
+        """Review text → ([1, T] token ids, [1] length), normalized and tokenized as in training."""
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"text is {len(text):,} characters long; the limit is "
+                               f"{MAX_TEXT_CHARS:,}")
+        cleaned = normalize_text(text)
+        if not cleaned:
+            raise InvalidInput("text is empty or only white space; " + USAGE)
+        ids = self.model.encode(cleaned)
+        return torch.tensor([ids], dtype=torch.int64), torch.tensor([len(ids)], dtype=torch.int64)
+
+    def collate(self, inputs: list):
+        """Per-request ([1, T_i] ids, [1] length) → ([N, longest] ids padded with PAD_ID, [N] lengths)."""
+        return pad_token_ids([ids[0] for ids, _ in inputs])
+
+    def postprocess(self, text, logit: torch.Tensor) -> dict:
+        """[1] logit of "positive" → {"label", "probability" of that label, 4 decimals}."""
+        positive = float(torch.sigmoid(logit[0].float()))
+        # A tie (exactly 0.5) reads as positive, as in training's evaluation.
+        if positive >= 0.5:
+            return {"label": self.labels[1], "probability": round(positive, 4)}
+        return {"label": self.labels[0], "probability": round(1.0 - positive, 4)}
+
+
+HANDLER = SentimentRNNHandler  # what the TorchServe adapter builds for a sentiment_rnn checkpoint

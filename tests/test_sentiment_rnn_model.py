@@ -1,0 +1,183 @@
+"""sentiment_rnn model and training: shapes, padding never changes a score, the checkpoint's quality, hand-written reviews."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
+from models.sentiment_rnn import (MAX_TOKENS, PAD, PAD_ID, UNK, UNK_ID, SentimentRNN,
+                                  normalize_text, pad_token_ids, tokenize)
+from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, file_sha256,
+                                     load_sentiment_splits, read_reviews_csv)
+from training.sentiment_rnn import predict_probabilities
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Written by hand for this test: none is a row of the data set (checked below),
+# and together they cover negation, "never", contrast and words the data never uses.
+HAND_WRITTEN = [
+    ("The soundtrack was wonderful and the acting was superb.", "positive"),
+    ("The hotel room was dirty and the staff were rude.", "negative"),
+    ("I would not recommend this laptop to my friends.", "negative"),
+    ("Not bad at all, I really enjoyed the show.", "positive"),
+    ("The battery life of this phone is not good.", "negative"),
+    ("I was never disappointed by this little cafe.", "positive"),
+    ("The trailer looked great but the movie was boring.", "negative"),
+    ("The price was high but the food was excellent.", "positive"),
+    ("It looked cheap, but it works perfectly.", "positive"),
+    ("What a waste of money.", "negative"),
+    ("The delivery was slow but the support team was very helpful.", "positive"),
+    ("The acting was great, but the plot was terrible.", "negative"),
+    ("The coffee here isn't good.", "negative"),
+    ("Absolutely fantastic museum, we will definitely come back!", "positive"),
+]
+
+
+@pytest.fixture(scope="module")
+def sentiment_checkpoint(checkpoint_dir):
+    return load_checkpoint(checkpoint_dir / "sentiment_rnn" / "model.pt")
+
+
+@pytest.fixture(scope="module")
+def trained_model(sentiment_checkpoint):
+    return build_model(sentiment_checkpoint)
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    vocabulary = [PAD, UNK] + sorted({t for text, _ in HAND_WRITTEN for t in tokenize(text)})
+    return SentimentRNN(vocabulary, embedding_dim=8, hidden_size=6).eval()
+
+
+def test_model_maps_padded_ids_to_one_logit_per_text():
+    model = small_model()
+    ids, lengths = pad_token_ids([[2, 3, 4], [5], [6, 7]])
+    assert ids.shape == (3, 3) and lengths.tolist() == [3, 1, 2]
+    assert ids[1].tolist() == [5, PAD_ID, PAD_ID]
+    with torch.inference_mode():
+        logits = model(ids, lengths)
+        assert logits.shape == (3,) and logits.dtype == torch.float32
+        # Without lengths, the model counts the non-padding ids itself.
+        assert torch.equal(model(ids), logits)
+
+
+def test_encode_maps_unknown_words_to_unk_truncates_and_never_emits_pad():
+    model = small_model()
+    assert model.encode("the acting zzyzx") == [model.token_ids["the"], model.token_ids["acting"],
+                                                UNK_ID]
+    assert len(model.encode("good " * (MAX_TOKENS + 50))) == MAX_TOKENS
+    assert PAD_ID not in model.encode("<pad> unseen words only")
+
+
+def test_vocabulary_must_start_with_pad_and_unk():
+    with pytest.raises(ValueError, match="must start with"):
+        SentimentRNN(["good", "bad"])
+
+
+@pytest.mark.parametrize("which", ["untrained", "trained"])
+def test_padding_never_changes_a_score(which, trained_model):
+    model = small_model() if which == "untrained" else trained_model
+    texts = [normalize_text(text) for text, _ in HAND_WRITTEN]
+    texts += ["Great!", " ".join(texts[:6])]  # a very short and a long one
+    ids = [model.encode(text) for text in texts]
+    with torch.inference_mode():
+        alone = torch.cat([model(*pad_token_ids([one])) for one in ids])
+        together = model(*pad_token_ids(ids))
+        # Extra padding columns past the longest text change nothing either.
+        padded, lengths = pad_token_ids(ids)
+        wider = torch.cat([padded, torch.full((len(ids), 40), PAD_ID)], dim=1)
+        widest = model(wider, lengths)
+    assert max(map(len, ids)) > 3 * min(map(len, ids))  # a batch that really pads
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(widest, alone, atol=1e-5, rtol=0)
+
+
+def test_hand_written_reviews_are_not_in_the_data_set():
+    seen = {" ".join(tokenize(normalize_text(text or ""))) for text, _ in read_reviews_csv(DEFAULT_DATA)}
+    for text, _ in HAND_WRITTEN:
+        assert " ".join(tokenize(normalize_text(text))) not in seen, text
+
+
+def test_trained_model_reads_hand_written_reviews_correctly(trained_model, sentiment_checkpoint):
+    labels = sentiment_checkpoint["labels"]
+    probabilities = predict_probabilities(trained_model,
+                                          [normalize_text(text) for text, _ in HAND_WRITTEN])
+    wrong = [(text, float(p)) for (text, label), p in zip(HAND_WRITTEN, probabilities)
+             if labels[int(p >= 0.5)] != label]
+    assert not wrong
+
+
+def test_checkpoint_reaches_90_percent_and_the_figure_is_reproducible(sentiment_checkpoint,
+                                                                      trained_model):
+    metrics = sentiment_checkpoint["metrics"]
+    assert metrics["accuracy"] >= 0.90
+    assert min(metrics["precision"], metrics["recall"], metrics["f1"]) >= 0.85
+    assert metrics["roc_auc"] >= 0.95
+    matrix = torch.tensor(metrics["confusion_matrix"]["matrix"])
+    assert int(matrix.diag().sum()) / int(matrix.sum()) == pytest.approx(metrics["accuracy"])
+    assert metrics["cleaning"] == sentiment_checkpoint["data"]["cleaning"]
+
+    data = sentiment_checkpoint["data"]
+    assert data["sha256"] == file_sha256(ROOT / data["source"])
+    splits = load_sentiment_splits(ROOT / data["source"], seed=data["split"]["seed"],
+                                   log=lambda line: None)
+    assert len(splits.test_labels) == metrics["rows"] == data["split"]["test"]
+    predicted = (predict_probabilities(trained_model, splits.test_texts) >= 0.5).long()
+    accuracy = float((predicted == torch.tensor(splits.test_labels)).float().mean())
+    assert accuracy == pytest.approx(metrics["accuracy"])
+
+
+def test_checkpoint_vocabulary_is_the_training_splits(sentiment_checkpoint):
+    data, vocabulary = sentiment_checkpoint["data"], sentiment_checkpoint["model_args"]["vocabulary"]
+    assert isinstance(vocabulary, list) and all(isinstance(token, str) for token in vocabulary)
+    assert vocabulary[:2] == [PAD, UNK]
+    splits = load_sentiment_splits(ROOT / data["source"], seed=data["split"]["seed"],
+                                   log=lambda line: None)
+    min_frequency = sentiment_checkpoint["preprocessing"]["min_frequency"]
+    assert vocabulary == build_vocabulary(splits.train_texts, min_frequency)
+    everything = splits.train_texts + splits.val_texts + splits.test_texts
+    assert vocabulary != build_vocabulary(everything, min_frequency)
+    assert sentiment_checkpoint["preprocessing"]["vocabulary_size"] == len(vocabulary)
+
+
+def run_training(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "training.sentiment_rnn", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_dry_run_on_another_csv_writes_checkpoint_metrics_and_curve(tmp_path):
+    data = tmp_path / "reviews.csv"
+    subprocess.run([sys.executable, str(ROOT / "training" / "data" / "make_sentiment_data.py"),
+                    "--out", str(data), "--rows", "300", "--seed", "5"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=120)
+    out = tmp_path / "out"
+    result = run_training("--dry-run", "--data", str(data), "--out", str(out), "--version", "0.9")
+    assert result.returncode == 0, result.stderr
+    assert "epoch   1/1  train_loss" in result.stdout
+    cleaning_line = next(line for line in result.stdout.splitlines() if line.startswith("cleaning:"))
+    assert "rows in" in cleaning_line and "unknown labels rejected" in cleaning_line
+
+    checkpoint = load_checkpoint(out / "model.pt")  # weights_only=True
+    assert set(REQUIRED_KEYS) <= set(checkpoint)
+    assert checkpoint["version"] == "0.9" and checkpoint["training"]["dry_run"] is True
+    assert checkpoint["data"]["sha256"] == file_sha256(data)
+    assert checkpoint["data"]["source"] == str(data.resolve())
+    assert checkpoint["data"]["cleaning"]["unknown_labels"] > 0
+    assert f"{checkpoint['data']['cleaning']['rows_in']} rows in" in cleaning_line
+    assert checkpoint["training"]["loss"] == "BCEWithLogitsLoss"
+    build_model(checkpoint)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "cleaning"} <= set(metrics)
+    assert metrics["cleaning"] == checkpoint["data"]["cleaning"]
+    assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_or_abbreviated_flags_fail_loudly(tmp_path):
+    for flag in ("--epoch", "--learning-rate", "--min-freq"):
+        result = run_training("--dry-run", "--out", str(tmp_path), flag, "3", timeout=60)
+        assert result.returncode != 0 and "unrecognized arguments" in result.stderr
+    assert not (tmp_path / "model.pt").exists()
