@@ -1,0 +1,162 @@
+"""digits_gan on a real TorchServe: byte parity with the checkpoint, batch invariance, quality, sample, bad input."""
+
+import base64
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from PIL import Image
+
+from handlers.base import Request
+from handlers.digits_gan import DigitsGANHandler
+from tools.torchserve import HTTP_TIMEOUT, bearer
+from training.digits_gan_evaluation import classify_pngs, load_classifier
+
+ROOT = Path(__file__).resolve().parent.parent
+JSON = {"Content-Type": "application/json"}
+SAMPLE = ROOT / "samples" / "gan_request.json"
+
+
+def generate(server, body, headers=JSON):
+    """POST a body (dict → JSON text, or raw bytes) to digits_gan → the response."""
+    data = json.dumps(body) if isinstance(body, (dict, list)) else body
+    return requests.post(f"{server.inference_url}/predictions/digits_gan", data=data,
+                         headers={**headers, **bearer(server.inference_key())},
+                         timeout=HTTP_TIMEOUT)
+
+
+def worker_pids(server):
+    return sorted(worker["pid"] for version in server.describe("digits_gan")
+                  for worker in version["workers"] if worker["status"] == "READY")
+
+
+def largest_batch(server) -> int:
+    """The most digits_gan requests one worker call has answered, read from TorchServe's log."""
+    largest, batch = 0, set()
+    for line in (server.workdir / "logs" / "ts_log.log").read_text().splitlines():
+        if "digits_gan" not in line:
+            continue
+        if "Sending response for jobId" in line:
+            batch.add(line.rsplit(" ", 1)[-1])
+        elif "Backend response time" in line:
+            largest, batch = max(largest, len(batch)), set()
+    return largest
+
+
+@pytest.fixture(scope="module")
+def in_process(checkpoint_dir):
+    return DigitsGANHandler.from_checkpoint_file(checkpoint_dir / "digits_gan" / "model.pt")
+
+
+def expected_answer(in_process, body):
+    [answer] = in_process.handle([Request(dict(body), "application/json")])
+    assert answer.status == 200
+    return answer.body
+
+
+def test_served_images_equal_the_in_process_handlers_byte_for_byte(server, in_process):
+    bodies = [{"digit": digit, "count": 16, "seed": 31_337 + digit} for digit in range(10)]
+    for body in bodies:
+        response = generate(server, body)
+        assert response.status_code == 200, response.text
+        served = response.json()
+        expected = expected_answer(in_process, body)
+        assert served == expected
+        assert ([base64.b64decode(i) for i in served["images"]]
+                == [base64.b64decode(i) for i in expected["images"]])
+
+
+def test_a_request_alone_and_among_concurrent_different_ones_gets_the_same_bytes(server):
+    request = {"digit": 8, "count": 5, "seed": 777}
+    alone = generate(server, request).json()
+    others = [{"digit": d % 10, "count": 1 + d % 16, "seed": 1000 + d} for d in range(24)]
+    mixed = []
+    for other in others:
+        mixed += [other, request]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda body: generate(server, body), mixed))
+    assert {r.status_code for r in responses} == {200}
+    for body, response in zip(mixed, responses):
+        answer = response.json()
+        assert (answer["digit"], answer["seed"], len(answer["images"])) == (
+            body["digit"], body["seed"], body["count"])
+        if body is request:
+            assert answer == alone
+    assert largest_batch(server) > 1  # the requests really did share worker calls
+
+
+def test_the_classifier_reads_served_images_as_the_requested_digit(server, checkpoint_dir):
+    classifier, _ = load_classifier(checkpoint_dir / "digits_cnn" / "model.pt")
+    correct = {}
+    for digit in range(10):
+        answer = generate(server, {"digit": digit, "count": 16, "seed": 4242}).json()
+        labels = classify_pngs(classifier, [base64.b64decode(i) for i in answer["images"]])
+        correct[digit] = sum(label == digit for label in labels) / len(labels)
+    assert min(correct.values()) >= 0.5, correct
+    assert sum(correct.values()) / 10 >= 0.8, correct
+
+
+def test_a_missing_seed_is_picked_by_the_server_and_reproduces_the_answer(server):
+    first = generate(server, {"digit": 4, "count": 3})
+    assert first.status_code == 200
+    answer = first.json()
+    assert isinstance(answer["seed"], int)
+    again = generate(server, {"digit": 4, "count": 3, "seed": answer["seed"]}).json()
+    assert again == answer
+
+
+def test_the_sample_request_answers_as_the_readme_shows(server, in_process):
+    sample = json.loads(SAMPLE.read_text())
+    assert sample == {"digit": 7, "count": 4, "seed": 123}
+    response = generate(server, SAMPLE.read_bytes())
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["digit"], answer["seed"], len(answer["images"])) == (7, 123, 4)
+    for encoded in answer["images"]:
+        image = Image.open(io.BytesIO(base64.b64decode(encoded, validate=True)))
+        assert (image.format, image.size, image.mode) == ("PNG", (8, 8), "L")
+    assert answer == expected_answer(in_process, sample)
+
+
+def test_model_description_shows_the_settings_from_model_config(server):
+    settings = yaml.safe_load((ROOT / "model-config" / "digits_gan.yaml").read_text())
+    [description] = server.describe("digits_gan")
+    for key in ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers", "responseTimeout"):
+        assert description[key] == settings[key], key
+
+
+HTTP_BAD_INPUTS = {
+    "empty body": (b"", "empty request body"),
+    "malformed JSON": (b'{"digit": ', "malformed JSON"),
+    "array": (b"[7]", "JSON body must be an object"),
+    "no digit": (b'{"count": 2}', "is missing field(s): digit"),
+    "unknown field": (b'{"digit": 7, "size": 28}', "has unknown field(s): size"),
+    "digit out of range": (b'{"digit": 12}', '"digit" must be from 0 to 9, not 12'),
+    "digit float": (b'{"digit": 7.5}', '"digit" must be an integer from 0 to 9, not 7.5'),
+    "digit string": (b'{"digit": "7"}', '"digit" must be an integer from 0 to 9, not a string'),
+    "digit boolean": (b'{"digit": true}', '"digit" must be an integer from 0 to 9, not true'),
+    "count too big": (b'{"digit": 7, "count": 17}', '"count" must be from 1 to 16, not 17'),
+    "count null": (b'{"digit": 7, "count": null}', '"count" must be an integer from 1 to 16'),
+    "seed too big": (b'{"digit": 7, "seed": 9223372036854775808}', '"seed" must be from 0 to'),
+    "seed 5000 digits": (b'{"digit": 7, "seed": 1' + b"0" * 5000 + b"}", "malformed JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
+def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
+    body, expected = HTTP_BAD_INPUTS[case]
+    pids_before = worker_pids(server)
+    response = generate(server, body)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert error["code"] == 400 and error["type"] == "InvalidInput"
+    assert expected in error["message"]
+
+    following = generate(server, {"digit": 1, "count": 2, "seed": 5})
+    assert following.status_code == 200 and len(following.json()["images"]) == 2
+    assert worker_pids(server) == pids_before
