@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Package trained checkpoints with the serving code into TorchServe archives.
 #
-#   ./archive.sh [--version X] [--model-store DIR] [--checkpoints DIR] [MODEL ...]
+#   ./archive.sh [--version X] [--model-store DIR] [--checkpoints DIR] [--model-config DIR] [MODEL ...]
 #
 # Writes DIR/<model>.mar (default model_store/) for each MODEL (default: all).
 # Each archive ships the checkpoint, the models/ and handlers/ packages and
-# model-config/<model>.yaml (workers, batching, timeouts).
+# <model>.yaml from --model-config (default model-config/: workers, batching, timeouts).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,10 +17,11 @@ for config in "$ROOT"/model-config/*.yaml; do
 done
 STORE="$ROOT/model_store"
 CHECKPOINTS="$ROOT/checkpoints"
+MODEL_CONFIG="$ROOT/model-config"
 VERSION=""
 MODELS=()
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 fail() { echo "archive.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --version) [ $# -ge 2 ] || fail "--version needs a value"; VERSION="$2"; shift 2 ;;
     --model-store) [ $# -ge 2 ] || fail "--model-store needs a directory"; STORE="$2"; shift 2 ;;
     --checkpoints) [ $# -ge 2 ] || fail "--checkpoints needs a directory"; CHECKPOINTS="$2"; shift 2 ;;
+    --model-config) [ $# -ge 2 ] || fail "--model-config needs a directory"; MODEL_CONFIG="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) fail "unknown option $1 (see --help)" ;;
     *) MODELS+=("$1"); shift ;;
@@ -59,7 +61,7 @@ for model in "${MODELS[@]}"; do
   checkpoint="$CHECKPOINTS/$model/model.pt"
   [ -f "$checkpoint" ] ||
     fail "no checkpoint for $model at $checkpoint; train it first: python -m training.$model"
-  config="$ROOT/model-config/$model.yaml"
+  config="$MODEL_CONFIG/$model.yaml"
   [ -f "$config" ] || fail "missing $config"
 
   version="$VERSION"
