@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import server_config, start_server
@@ -112,8 +113,9 @@ def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_pa
         server.stop()
 
 
-def test_serve_tool_starts_once_and_stops(model_store, tmp_path):
-    config = server_config(tmp_path, model_store)
+@pytest.mark.parametrize("model_api", [False, True], ids=["model_api_off", "model_api_on"])
+def test_serve_tool_starts_once_and_stops(model_store, tmp_path, model_api):
+    config = server_config(tmp_path, model_store, enable_model_api=str(model_api).lower())
     # A private temp dir keeps this server's pid file apart from any `make serve`.
     env = {**os.environ, "TMPDIR": str(tmp_path), "TEMP": str(tmp_path)}
 
@@ -129,6 +131,13 @@ def test_serve_tool_starts_once_and_stops(model_store, tmp_path):
         assert "/predictions/digits_cnn" in started.stdout
         assert (tmp_path / "key_file.json").exists()
 
+        # With the model API on, the management address is the gateway's.
+        assert (tmp_path / "logs" / "management_gateway.pid").exists() == model_api
+        management = KeyFile(tmp_path / "key_file.json").key("management")
+        listed = requests.get(f"{read_properties(config)['management_address']}/models",
+                              headers=bearer(management), timeout=HTTP_TIMEOUT)
+        assert listed.status_code == 200
+
         again = serve("start")
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stdout
@@ -136,10 +145,15 @@ def test_serve_tool_starts_once_and_stops(model_store, tmp_path):
         stopped = serve("stop")
     assert stopped.returncode == 0, stopped.stderr
     assert not (tmp_path / "key_file.json").exists()
-    inference_url = read_properties(config)["inference_address"]
+    assert not (tmp_path / "logs" / "management_gateway.pid").exists()
+    for address in ("inference_address", "management_address"):
+        assert not answers(read_properties(config)[address]), address
+
+
+def answers(url) -> bool:
+    """Whether anything still listens at `url`."""
     try:
-        requests.get(f"{inference_url}/ping", timeout=5)
-        still_up = True
+        requests.get(f"{url}/ping", timeout=5)
+        return True
     except requests.ConnectionError:
-        still_up = False
-    assert not still_up
+        return False

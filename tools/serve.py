@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from handlers import handler_class
-from tools.torchserve import ServerError, TorchServe, archived_model_names
+from tools.torchserve import ServerError, TorchServe, archived_model_names, stop_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 180
@@ -75,6 +75,7 @@ def stop(config):
     torchserve = Path(sys.executable).parent / "torchserve"
     # Run where the server runs, so TorchServe also deletes that key_file.json.
     result = subprocess.run([str(torchserve), "--stop", "--foreground"], cwd=config.parent)
+    stop_gateway(TorchServe(config.parent, config).gateway_pid_path)
     return result.returncode
 
 

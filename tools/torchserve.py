@@ -10,11 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 import requests
 
 from tools.java import java_problem
@@ -98,6 +100,38 @@ def bearer(key) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
+def stop_process_group(process, timeout_s=60):
+    """SIGTERM a process we started in its own session, with its children; SIGKILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=timeout_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stop_gateway(pid_path):
+    """Stop the management gateway recorded in `pid_path` ("<pid> <socket folder>"), if it still
+    runs, and remove its socket folder and the record."""
+    try:
+        pid, socket_folder = Path(pid_path).read_text().split(maxsplit=1)
+    except (OSError, ValueError):
+        return
+    try:
+        if "tools.management_gateway" in " ".join(psutil.Process(int(pid)).cmdline()):
+            os.killpg(int(pid), signal.SIGTERM)
+    except (OSError, ValueError, psutil.Error):
+        pass
+    shutil.rmtree(socket_folder, ignore_errors=True)
+    Path(pid_path).unlink(missing_ok=True)
+
+
 class TorchServe:
     """One TorchServe server: a working directory (logs, key file), a config, a model store."""
 
@@ -116,7 +150,13 @@ class TorchServe:
         self.metrics_url = self.properties.get("metrics_address", "http://127.0.0.1:8082")
         self.keys = KeyFile(self.workdir / "key_file.json")
         self.process = None
+        self.gateway = None
         self.output_path = self.workdir / "logs" / "torchserve.out"
+        self.gateway_pid_path = self.workdir / "logs" / "management_gateway.pid"
+
+    @property
+    def model_api_enabled(self) -> bool:
+        return self.properties.get("enable_model_api", "false").strip().lower() == "true"
 
     # Process control
 
@@ -135,33 +175,48 @@ class TorchServe:
         return found
 
     def start(self):
-        """Start TorchServe in its own session, writing its console output to logs/torchserve.out."""
+        """Start TorchServe in its own session, writing its console output to logs/torchserve.out.
+
+        With the model API on, TorchServe's management API moves to a private
+        Unix socket and tools.management_gateway takes the configured address.
+        """
         problem = java_problem()
         if problem:
             raise ServerError(problem)
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
+        config = self._start_gateway() if self.model_api_enabled else self.config_path
         command = [self._torchserve(), "--start", "--foreground", "--ncs",
-                   "--ts-config", str(self.config_path), "--model-store", str(self.model_store)]
+                   "--ts-config", str(config), "--model-store", str(self.model_store)]
         with open(self.output_path, "ab") as output:
             self.process = subprocess.Popen(command, cwd=self.workdir, env=self._env(),
                                             stdout=output, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         return self
 
+    def _start_gateway(self) -> Path:
+        """Start the management gateway on the configured address → the config TorchServe runs with."""
+        # A fresh 0700 folder: only this user can reach the socket, and the path
+        # stays short enough for a Unix socket whatever the checkout's path.
+        socket_path = Path(tempfile.mkdtemp(prefix="torchserve-management-")) / "api.sock"
+        address = self.management_url.split("://", 1)[-1]
+        command = [sys.executable, "-m", "tools.management_gateway", "--listen", address,
+                   "--upstream", str(socket_path), "--model-store", str(self.model_store)]
+        with open(self.workdir / "logs" / "management_gateway.out", "ab") as output:
+            self.gateway = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent,
+                                            stdout=output, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        self.gateway_pid_path.write_text(f"{self.gateway.pid} {socket_path.parent}")
+        behind_gateway = self.workdir / "logs" / "config.behind-gateway.properties"
+        write_properties(behind_gateway, {**self.properties,
+                                          "management_address": f"unix:{socket_path}"})
+        return behind_gateway
+
     def stop(self, timeout_s=60):
         """Stop the server this object started: SIGTERM to its process group, SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=timeout_s)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        for process in (self.process, self.gateway):
+            if process is not None:
+                stop_process_group(process, timeout_s)
+        stop_gateway(self.gateway_pid_path)
 
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None

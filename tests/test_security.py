@@ -1,0 +1,161 @@
+"""Secure by default, checked on a real TorchServe: loopback only, registration only from the model store,
+no code from checkpoints, nothing secret in git."""
+
+import ipaddress
+import pickle
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+import torch
+from ts.context import Context
+
+from handlers.torchserve_handler import TorchServeHandler
+from tests.conftest import start_server
+from tests.test_checkpoint import WritesMarker
+from tools.torchserve import HTTP_TIMEOUT, bearer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_processes(server):
+    """The TorchServe launcher's process tree: the Java frontend and its Python workers."""
+    launcher = psutil.Process(server.process.pid)
+    return [launcher, *launcher.children(recursive=True)]
+
+
+def test_every_api_listens_on_loopback_only(server):
+    listening = [(process.pid, connection.laddr)
+                 for process in server_processes(server)
+                 for connection in process.net_connections(kind="inet")
+                 if connection.status == psutil.CONN_LISTEN]
+    # Inference, management, metrics and the two gRPC APIs.
+    assert len(listening) >= 5
+    assert {ipv4(address.ip) for _, address in listening} == {"127.0.0.1"}, listening
+
+
+def ipv4(ip: str) -> str:
+    """Java listens on dual-stack sockets: "::ffff:127.0.0.1" is IPv4's 127.0.0.1."""
+    address = ipaddress.ip_address(ip)
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+@pytest.fixture(scope="module")
+def open_registration(model_store, checkpoint_dir, tmp_path_factory):
+    """A server with the model API switched on (so behind the management gateway), a second
+    version of digits_cnn in its store, and an unpacked model folder outside the store."""
+    workdir = tmp_path_factory.mktemp("model_api")
+    store = workdir / "store"
+    store.mkdir()
+    shutil.copy(model_store / "digits_cnn.mar", store)
+    outside = workdir / "outside" / "unpacked"
+    with zipfile.ZipFile(store / "digits_cnn.mar") as mar:
+        mar.extractall(outside)
+    shutil.copy(store / "digits_cnn.mar", workdir / "outside" / "copy.mar")
+
+    server = start_server(workdir, store, enable_model_api="true")
+    # Added after the start, which loads every archive in the store.
+    subprocess.run([str(ROOT / "archive.sh"), "--version", "2.0", "--checkpoints",
+                    str(checkpoint_dir), "--model-store", str(workdir), "digits_cnn"],
+                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    (workdir / "digits_cnn.mar").rename(store / "digits_cnn_v2.mar")
+    yield server, outside
+    server.stop()
+
+
+def register(server, **parameters):
+    return requests.post(f"{server.management_url}/models", params=parameters,
+                         headers=bearer(server.management_key()), timeout=120)
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/digits_cnn.mar",
+    "http://169.254.169.254/latest/meta-data/",
+    "file:///etc/passwd",
+    "OUTSIDE/unpacked",  # an unpacked model folder outside the store: TorchServe itself loads it
+    "OUTSIDE/copy.mar",
+    "../outside/copy.mar",
+    "",
+])
+def test_registration_from_a_url_or_outside_the_store_is_refused(open_registration, url):
+    server, outside = open_registration
+    url = url.replace("OUTSIDE", str(outside.parent))
+    response = register(server, url=url, model_name="intruder", initial_workers=1,
+                        synchronous="true")
+    assert response.status_code == 403
+    assert response.json()["type"] == "RegistrationRefused"
+    assert "archive in the model store" in response.json()["message"]
+    names = [m["modelName"] for m in requests.get(
+        f"{server.management_url}/models", headers=bearer(server.management_key()),
+        timeout=HTTP_TIMEOUT).json()["models"]]
+    assert "intruder" not in names
+
+
+def test_registration_cannot_swap_the_handler_code(open_registration):
+    server, _ = open_registration
+    response = register(server, url="digits_cnn_v2.mar", handler="os:system")
+    assert response.status_code == 403
+    assert "handler" in response.json()["message"]
+
+
+def test_an_archive_in_the_store_registers_and_unregisters(open_registration):
+    server, _ = open_registration
+    response = register(server, url="digits_cnn_v2.mar", initial_workers=1, synchronous="true")
+    assert response.status_code == 200, response.text
+    versions = {entry["modelVersion"] for entry in server.describe("digits_cnn/all")}
+    assert versions == {"1.0", "2.0"}
+    served = requests.post(f"{server.inference_url}/predictions/digits_cnn/2.0",
+                           data=(ROOT / "samples" / "digit_3.png").read_bytes(),
+                           headers={"Content-Type": "image/png", **bearer(server.inference_key())},
+                           timeout=HTTP_TIMEOUT)
+    assert served.status_code == 200 and served.json()["label"] == "3"
+    removed = requests.delete(f"{server.management_url}/models/digits_cnn/2.0",
+                              headers=bearer(server.management_key()), timeout=120)
+    assert removed.status_code == 200, removed.text
+
+
+def test_the_gateway_leaves_token_checks_to_torchserve(open_registration):
+    server, _ = open_registration
+    for headers in ({}, bearer("wrong")):
+        response = requests.get(f"{server.management_url}/models", headers=headers,
+                                timeout=HTTP_TIMEOUT)
+        assert response.status_code == 400
+        assert response.json()["type"] == "InvalidKeyException"
+        refused = requests.post(f"{server.management_url}/models", headers=headers,
+                                params={"url": "digits_cnn_v2.mar"}, timeout=HTTP_TIMEOUT)
+        assert refused.status_code == 400
+    # TorchServe's own management API is only on a private socket now.
+    assert server.properties["management_address"] == server.management_url
+    behind = (server.workdir / "logs" / "config.behind-gateway.properties").read_text()
+    assert "management_address=unix:" in behind
+
+
+def test_a_checkpoint_carrying_code_is_refused_when_the_worker_loads_it(tmp_path):
+    marker = tmp_path / "code-ran"
+    torch.save({"format": 1, "family": "digits_cnn", "payload": WritesMarker(marker)},
+               tmp_path / "model.pt")
+    context = Context("digits_cnn", str(tmp_path), {"model": {"serializedFile": "model.pt"}}, 1,
+                      None, "0.12.0", model_yaml_config={})
+    with pytest.raises(pickle.UnpicklingError):
+        TorchServeHandler().initialize(context)
+    assert not marker.exists()
+
+
+SECRETS_AND_BUILD_OUTPUT = ["key_file.json", "logs/ts_log.log", "model_store/digits_cnn.mar",
+                            "checkpoints/digits_cnn/model.pt", ".venv/bin/python",
+                            "digits_cnn.mar", "logs/management_gateway.pid"]
+
+
+def test_no_secret_key_log_or_archive_is_committed_or_committable():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert not [path for path in tracked
+                if path.endswith((".mar", ".pt", ".log")) or Path(path).name == "key_file.json"
+                or path.startswith(("logs/", "checkpoints/", ".venv/"))]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *SECRETS_AND_BUILD_OUTPUT],
+                             cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert sorted(ignored) == sorted(SECRETS_AND_BUILD_OUTPUT)
