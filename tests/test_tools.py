@@ -96,9 +96,15 @@ def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_pa
     server = start_server(tmp_path, store, token_expiration_min=0.1)
     try:
         first = server.keys.key("inference")
-        while not server.keys.expired("inference", margin_s=-0.5):
+        first_management = server.keys.key("management")
+        while not server.keys.expired("inference", margin_s=-0.5) or \
+                not server.keys.expired("management", margin_s=-0.5):
             time.sleep(0.2)
         assert predict_status(server, first) == 400
+        expired_management = requests.get(f"{server.management_url}/models",
+                                          headers=bearer(first_management), timeout=HTTP_TIMEOUT)
+        assert expired_management.status_code == 400
+        assert expired_management.json()["type"] == "InvalidKeyException"
 
         renewed = keys_command(server, "inference")
         assert renewed != first
