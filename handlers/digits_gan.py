@@ -25,7 +25,8 @@ def json_name(value) -> str:
     if isinstance(value, int):
         return str(value) if abs(value) < 10**30 else f"a {len(str(abs(value)))}-digit number"
     if isinstance(value, float):
-        return repr(value) if len(repr(value)) <= 30 else "a number"
+        written = json.dumps(value)  # NaN and Infinity as JSON spells them, not nan and inf
+        return written if len(written) <= 30 else "a number"
     return json_type(value)
 
 

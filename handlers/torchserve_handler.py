@@ -10,21 +10,34 @@ import os
 import torch
 
 from handlers import handler_class
-from handlers.base import JSON_CONTENT_TYPE, Request, pick_device, threads_per_worker
+from handlers.base import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
+                           pick_device, threads_per_worker)
 from models.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
 
+# Bodies TorchServe's frontend decodes as forms: only their fields reach the worker.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def request_from_row(row, context, index) -> Request:
-    """One TorchServe request row → Request: the raw body, or the one form field when sent as a form."""
+    """One TorchServe request row → Request: the raw body, or the one form field when sent as a
+    form; raises InvalidInput when a form holds no field, or several without one named data."""
     if not isinstance(row, dict):
         return Request(body=row)
     names = [name for name in ("data", "body") if name in row]
+    if not names and len(row) > 1:
+        # Taking one of several fields would answer for a guess.
+        raise InvalidInput(f"the form has {len(row)} fields ({field_names(sorted(row))}); "
+                           "send one, or name the one to read data")
+    # Multipart uploads arrive as named fields; accept a single one of any name,
+    # whatever TorchServe made of it (bytes, text, or parsed JSON).
+    names = names or list(row)
     if not names:
-        # Multipart uploads arrive as named fields; accept a single one of any name.
-        names = [name for name, value in row.items() if isinstance(value, (bytes, bytearray))][:1]
-    if not names:
+        if request_media_type(context, index) in FORM_TYPES:
+            raise InvalidInput("the body was sent as a form and holds no field; send it with "
+                               "its own Content-Type (image/png, text/plain, application/json)")
         return Request(body=None)
     body = row[names[0]]
     content_type = parameter_content_type(context, index, names[0])
@@ -41,6 +54,18 @@ def parameter_content_type(context, index, name):
     except (AttributeError, IndexError, KeyError, TypeError):
         return None
     return header.get("content-type") if isinstance(header, dict) else None
+
+
+def request_media_type(context, index) -> str:
+    """The whole HTTP request's Content-Type without parameters, lower case ("" when none)."""
+    try:
+        headers = context.request_processor[index].get_request_properties() or {}
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return ""
+    # Request headers, named as the client sent them, sit beside the fields' {"content-type"} dicts.
+    value = next((value for name, value in headers.items()
+                  if str(name).lower() == "content-type" and isinstance(value, str)), "")
+    return value.split(";")[0].strip().lower()
 
 
 class TorchServeHandler:
@@ -69,8 +94,14 @@ class TorchServeHandler:
 
     def handle(self, data, context):
         """TorchServe batch → one JSON body per request, with per-request status codes."""
-        requests = [request_from_row(row, context, index) for index, row in enumerate(data)]
-        answers = self.handler.handle(requests)
+        answers, requests = [None] * len(data), {}
+        for index, row in enumerate(data):
+            try:
+                requests[index] = request_from_row(row, context, index)
+            except InvalidInput as error:
+                answers[index] = Answer(error.status, error.to_json())
+        for index, answer in zip(requests, self.handler.handle(list(requests.values()))):
+            answers[index] = answer
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, JSON_CONTENT_TYPE)
             if answer.status != 200:
