@@ -7,28 +7,25 @@ When a test that used it fails, the server's log tail is added to the report.
 """
 
 import os
-import socket
 import subprocess
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from models.checkpoint import load_checkpoint
-from tools.torchserve import TorchServe, archived_model_names, read_properties, write_properties
+from tools.torchserve import model_families, start_private
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every model family with serving settings, or only those named in TEST_MODELS
 # (comma-separated) to work on a few families at a time.
 MODELS = (os.environ["TEST_MODELS"].split(",") if os.environ.get("TEST_MODELS")
-          else sorted(path.stem for path in (ROOT / "model-config").glob("*.yaml")))
+          else model_families())
 # Extra training flags, given the folder of checkpoints trained so far (MODELS is
 # sorted, so digits_cnn is trained before digits_gan needs it).
 TRAINING_ARGS = {
     "digits_gan": lambda folder: ["--classifier", str(folder / "digits_cnn" / "model.pt")],
 }
-SERVER_READY_TIMEOUT_S = 180
 
 
 @pytest.fixture(scope="session")
@@ -61,52 +58,10 @@ def model_store(checkpoint_dir, tmp_path_factory):
     return store
 
 
-def free_ports(count):
-    """`count` distinct free TCP ports on 127.0.0.1."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def server_config(workdir, model_store, **overrides) -> Path:
-    """The repository's config.properties with fresh loopback ports and the given model store."""
-    inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
-    properties = read_properties(ROOT / "config.properties")
-    properties.update({
-        "inference_address": f"http://127.0.0.1:{inference}",
-        "management_address": f"http://127.0.0.1:{management}",
-        "metrics_address": f"http://127.0.0.1:{metrics}",
-        "grpc_inference_port": grpc_inference,
-        "grpc_management_port": grpc_management,
-        "model_store": str(model_store),
-    })
-    properties.update(overrides)
-    path = Path(workdir) / "config.properties"
-    write_properties(path, properties)
-    return path
-
-
-def start_server(workdir, model_store, **overrides) -> TorchServe:
-    """Start a TorchServe in `workdir` and wait until every archived model is READY."""
-    workdir = Path(workdir)
-    (workdir / "tmp").mkdir(exist_ok=True)
-    server = TorchServe(workdir, server_config(workdir, model_store, **overrides),
-                        private_tmp=workdir / "tmp")
-    server.start()
-    try:
-        server.wait_until_ready(archived_model_names(model_store), SERVER_READY_TIMEOUT_S)
-    except Exception:
-        server.stop()
-        raise
-    return server
-
-
 @pytest.fixture(scope="session")
 def server(model_store, tmp_path_factory):
     """A running TorchServe serving every model, shared by the integration tests."""
-    running = start_server(tmp_path_factory.mktemp("torchserve"), model_store)
+    running = start_private(tmp_path_factory.mktemp("torchserve"), model_store)
     yield running
     running.stop()
 

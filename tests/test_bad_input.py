@@ -29,7 +29,8 @@ from urllib3 import encode_multipart_formdata
 
 from handlers import handler_class
 from handlers.base import Request
-from tests.conftest import MODELS, start_server
+from tests.conftest import MODELS
+from tools.torchserve import start_private
 from tests.pictures import draw_digit, encode
 from tests.test_properties import png_declaring
 from tools.torchserve import HTTP_TIMEOUT, bearer
@@ -248,11 +249,6 @@ def post(server, model, body, content_type):
                          timeout=HTTP_TIMEOUT)
 
 
-def worker_pids(server, model):
-    return sorted(worker["pid"] for version in server.describe(model)
-                  for worker in version["workers"] if worker["status"] == "READY")
-
-
 @pytest.fixture(scope="module")
 def in_process(checkpoint_dir):
     """Each family's handler in this process: what the served answers must equal."""
@@ -290,14 +286,14 @@ def check_still_serving(server, model, pids_before, good_answer):
     following = post(server, model, *good_request(model))
     assert following.status_code == 200, following.text[:300]
     assert following.json() == good_answer
-    assert worker_pids(server, model) == pids_before
+    assert server.worker_pids(model) == pids_before
 
 
 @pytest.mark.parametrize("model, case", MATRIX)
 def test_each_bad_request_gets_its_answer_and_the_worker_keeps_serving(
         server, good_answers, model, case):
     body, content_type, status, message = CASES[case][model]
-    pids_before = worker_pids(server, model)
+    pids_before = server.worker_pids(model)
     response = post(server, model, body, content_type)
     if status == 200:
         assert response.status_code == 200, response.text[:300]
@@ -336,7 +332,7 @@ class FrontendAnswered500(Exception):
                                          for case in FRONTEND_FAILURES for model in MODELS])
 def test_a_form_the_frontend_cannot_decode_answers_4xx(server, good_answers, model, case):
     body, content_type, exception = FRONTEND_FAILURES[case]
-    pids_before = worker_pids(server, model)
+    pids_before = server.worker_pids(model)
     response = post(server, model, body, content_type)
     # The worker never sees the request and keeps serving.
     check_still_serving(server, model, pids_before, good_answers[model])
@@ -381,7 +377,7 @@ def batching_server(checkpoint_dir, tmp_path_factory):
                    cwd=ROOT, check=True, timeout=600, capture_output=True,
                    env={**os.environ,
                         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-    running = start_server(tmp_path_factory.mktemp("batching_torchserve"), store)
+    running = start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
     yield running
     running.stop()
 

@@ -67,11 +67,6 @@ def test_model_description_shows_the_batch_settings_from_model_config(server):
     assert description["responseTimeout"] == 30
 
 
-def worker_pids(server):
-    return sorted(worker["pid"] for version in server.describe("diabetes_mlp")
-                  for worker in version["workers"] if worker["status"] == "READY")
-
-
 RECORD = json.loads(SAMPLE.read_text())
 HTTP_BAD_INPUTS = {
     "empty body": (b"", "empty request body"),
@@ -97,7 +92,7 @@ HTTP_BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
 def test_bad_input_answers_400_and_the_worker_keeps_serving(server, in_process, case):
     body, message = HTTP_BAD_INPUTS[case]
-    pids_before = worker_pids(server)
+    pids_before = server.worker_pids("diabetes_mlp")
     response = predict(server, body)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
@@ -108,7 +103,7 @@ def test_bad_input_answers_400_and_the_worker_keeps_serving(server, in_process, 
     following = predict(server, RECORD)
     assert following.status_code == 200
     assert following.json() == in_process.handle([Request(RECORD)])[0].body
-    assert worker_pids(server) == pids_before
+    assert server.worker_pids("diabetes_mlp") == pids_before
 
 
 def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server, in_process,

@@ -29,11 +29,6 @@ def generate(server, body, headers=JSON):
                          timeout=HTTP_TIMEOUT)
 
 
-def worker_pids(server):
-    return sorted(worker["pid"] for version in server.describe("digits_gan")
-                  for worker in version["workers"] if worker["status"] == "READY")
-
-
 def largest_batch(server) -> int:
     """The most digits_gan requests one worker call has answered, read from TorchServe's log."""
     largest, batch = 0, set()
@@ -149,7 +144,7 @@ HTTP_BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
 def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
     body, expected = HTTP_BAD_INPUTS[case]
-    pids_before = worker_pids(server)
+    pids_before = server.worker_pids("digits_gan")
     response = generate(server, body)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
@@ -159,4 +154,4 @@ def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
 
     following = generate(server, {"digit": 1, "count": 2, "seed": 5})
     assert following.status_code == 200 and len(following.json()["images"]) == 2
-    assert worker_pids(server) == pids_before
+    assert server.worker_pids("digits_gan") == pids_before

@@ -16,10 +16,10 @@ from PIL import Image
 from tests.conftest import MODELS
 from tools.java import java_problem
 from tools.serve import curl_command
+from tools.torchserve import model_families
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-SERVED = sorted(path.stem for path in (ROOT / "model-config").glob("*.yaml"))
 # <!-- readme-test: MODEL --> marks a ```sh block with a curl, then a ```json block with its answer.
 EXAMPLES = {match["model"]: (match["command"], json.loads(match["expected"])) for match in re.finditer(
     r"<!-- readme-test: (?P<model>\w+) -->\s*```sh\n(?P<command>.*?)```\s*```json\n(?P<expected>.*?)```",
@@ -50,7 +50,7 @@ def assert_like(answer, expected, where="answer"):
 
 
 def test_every_served_model_has_a_readme_example():
-    assert sorted(EXAMPLES) == SERVED
+    assert sorted(EXAMPLES) == model_families()
 
 
 @pytest.mark.parametrize("model", sorted(EXAMPLES))

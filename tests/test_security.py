@@ -15,22 +15,16 @@ import torch
 from ts.context import Context
 
 from handlers.torchserve_handler import TorchServeHandler
-from tests.conftest import start_server
+from tools.torchserve import start_private
 from tests.test_checkpoint import WritesMarker
 from tools.torchserve import HTTP_TIMEOUT, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def server_processes(server):
-    """The TorchServe launcher's process tree: the Java frontend and its Python workers."""
-    launcher = psutil.Process(server.process.pid)
-    return [launcher, *launcher.children(recursive=True)]
-
-
 def test_every_api_listens_on_loopback_only(server):
     listening = [(process.pid, connection.laddr)
-                 for process in server_processes(server)
+                 for process in server.processes()
                  for connection in process.net_connections(kind="inet")
                  if connection.status == psutil.CONN_LISTEN]
     # Inference, management, metrics and the two gRPC APIs.
@@ -57,7 +51,7 @@ def open_registration(model_store, checkpoint_dir, tmp_path_factory):
         mar.extractall(outside)
     shutil.copy(store / "digits_cnn.mar", workdir / "outside" / "copy.mar")
 
-    server = start_server(workdir, store, enable_model_api="true")
+    server = start_private(workdir, store, enable_model_api="true")
     # Added after the start, which loads every archive in the store.
     subprocess.run([str(ROOT / "archive.sh"), "--version", "2.0", "--checkpoints",
                     str(checkpoint_dir), "--model-store", str(workdir), "digits_cnn"],

@@ -26,11 +26,6 @@ def predict(server, body: bytes, headers=TEXT):
                          timeout=HTTP_TIMEOUT)
 
 
-def worker_pids(server):
-    return sorted(worker["pid"] for version in server.describe("sentiment_rnn")
-                  for worker in version["workers"] if worker["status"] == "READY")
-
-
 @pytest.fixture(scope="module")
 def in_process(checkpoint_dir):
     return SentimentRNNHandler.from_checkpoint_file(checkpoint_dir / "sentiment_rnn" / "model.pt")
@@ -124,7 +119,7 @@ HTTP_BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
 def test_bad_input_answers_400_and_the_next_request_succeeds(server, case):
     body, headers, expected = HTTP_BAD_INPUTS[case]
-    pids_before = worker_pids(server)
+    pids_before = server.worker_pids("sentiment_rnn")
     response = predict(server, body, headers)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
@@ -134,4 +129,4 @@ def test_bad_input_answers_400_and_the_next_request_succeeds(server, case):
 
     following = predict(server, b"The acting was great, but the plot was terrible.")
     assert following.status_code == 200 and following.json()["label"] == "negative"
-    assert worker_pids(server) == pids_before
+    assert server.worker_pids("sentiment_rnn") == pids_before

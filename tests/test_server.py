@@ -24,11 +24,6 @@ def predict(server, body, headers=PNG, key=None, model="digits_cnn"):
                          headers={**headers, **auth}, timeout=HTTP_TIMEOUT)
 
 
-def worker_pids(server, model="digits_cnn"):
-    return sorted(worker["pid"] for version in server.describe(model)
-                  for worker in version["workers"] if worker["status"] == "READY")
-
-
 def test_test_split_pngs_get_the_in_process_answers_and_97_percent(server, checkpoint_dir,
                                                                    digits_checkpoint):
     splits = load_digit_splits(seed=digits_checkpoint["data"]["split"]["seed"],
@@ -97,7 +92,7 @@ def test_scaling_to_two_workers_keeps_predictions_working(server):
         scaled = requests.put(url, params={"min_worker": 2, "synchronous": "true"}, headers=auth,
                               timeout=120)
         assert scaled.status_code == 200, scaled.text
-        assert len(worker_pids(server)) == 2
+        assert len(server.worker_pids("digits_cnn")) == 2
         pictures = [encode(draw_digit(digit)) for digit in STROKES] * 3
         with ThreadPoolExecutor(max_workers=8) as pool:
             labels = [r.json()["label"] for r in pool.map(lambda p: predict(server, p), pictures)]
@@ -107,7 +102,7 @@ def test_scaling_to_two_workers_keeps_predictions_working(server):
         for maximum in (1, 2):
             requests.put(url, params={"min_worker": 1, "max_worker": maximum,
                                       "synchronous": "true"}, headers=auth, timeout=120)
-    assert len(worker_pids(server)) == 1
+    assert len(server.worker_pids("digits_cnn")) == 1
 
 
 def test_metrics_endpoint_serves_prometheus_text(server):
@@ -139,7 +134,7 @@ HTTP_BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
 def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
     body, headers, expected = HTTP_BAD_INPUTS[case]
-    pids_before = worker_pids(server)
+    pids_before = server.worker_pids("digits_cnn")
     response = predict(server, body, headers)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
@@ -149,7 +144,7 @@ def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
 
     following = predict(server, encode(draw_digit("4")))
     assert following.status_code == 200 and following.json()["label"] == "4"
-    assert worker_pids(server) == pids_before
+    assert server.worker_pids("digits_cnn") == pids_before
 
 
 def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server):

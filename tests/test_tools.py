@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import server_config, start_server
+from tools.torchserve import private_config, start_private
 from tests.pictures import draw_digit, encode
 from tools.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
 
@@ -93,7 +93,7 @@ def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_pa
     shutil.copy(model_store / "digits_cnn.mar", store)
     # Keys that live six seconds: expiry happens within the test, and a renewed
     # key lives long enough to be tried.
-    server = start_server(tmp_path, store, token_expiration_min=0.1)
+    server = start_private(tmp_path, store, token_expiration_min=0.1)
     try:
         first = server.keys.key("inference")
         first_management = server.keys.key("management")
@@ -121,7 +121,7 @@ def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_pa
 
 @pytest.mark.parametrize("model_api", [False, True], ids=["model_api_off", "model_api_on"])
 def test_serve_tool_starts_once_and_stops(model_store, tmp_path, model_api):
-    config = server_config(tmp_path, model_store, enable_model_api=str(model_api).lower())
+    config = private_config(tmp_path, model_store, enable_model_api=str(model_api).lower())
     # A private temp dir keeps this server's pid file apart from any `make serve`.
     env = {**os.environ, "TMPDIR": str(tmp_path), "TEMP": str(tmp_path)}
 

@@ -8,11 +8,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import requests
 
 from tools.java import java_problem
 
+ROOT = Path(__file__).resolve().parent.parent
 HTTP_TIMEOUT = 10  # seconds for any single call to the server
 
 
@@ -247,8 +250,21 @@ class TorchServe:
         return response.json()
 
     def ready_workers(self, model) -> int:
-        return sum(worker.get("status") == "READY"
-                   for version in self.describe(model) for worker in version.get("workers", []))
+        return len(self.worker_pids(model))
+
+    def worker_pids(self, model) -> list:
+        """Model (or "model/version", "model/all") → the sorted pids of its READY workers."""
+        return sorted(worker["pid"] for version in self.describe(model)
+                      for worker in version.get("workers", []) if worker.get("status") == "READY")
+
+    def processes(self) -> list:
+        """The server this object started → its launcher, Java frontend and Python workers."""
+        launcher = psutil.Process(self.process.pid)
+        return [launcher, *launcher.children(recursive=True)]
+
+    def frontend(self) -> psutil.Process:
+        """The server this object started → its Java frontend process."""
+        return next(p for p in self.processes() if p.name() == "java")
 
     def wait_until_ready(self, models, timeout_s=120, poll_s=0.5):
         """Block until every model has all its workers READY; raises ServerError with the log tail."""
@@ -277,3 +293,52 @@ class TorchServe:
             time.sleep(poll_s)
         raise ServerError(f"TorchServe was not ready after {timeout_s}s ({last_problem})\n"
                           + self.log_tail())
+
+
+def model_families() -> list:
+    """Every model family the repository serves: one per model-config/<model>.yaml."""
+    return sorted(path.stem for path in (ROOT / "model-config").glob("*.yaml"))
+
+
+def free_ports(count) -> list:
+    """`count` distinct free TCP ports on 127.0.0.1."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def private_config(workdir, model_store, **overrides) -> Path:
+    """The repository's config.properties with fresh loopback ports, the given model store and
+    overrides, written to workdir/config.properties."""
+    inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
+    properties = read_properties(ROOT / "config.properties")
+    properties.update({
+        "inference_address": f"http://127.0.0.1:{inference}",
+        "management_address": f"http://127.0.0.1:{management}",
+        "metrics_address": f"http://127.0.0.1:{metrics}",
+        "grpc_inference_port": grpc_inference,
+        "grpc_management_port": grpc_management,
+        "model_store": str(model_store),
+    })
+    properties.update(overrides)
+    path = Path(workdir) / "config.properties"
+    write_properties(path, properties)
+    return path
+
+
+def start_private(workdir, model_store, ready_timeout_s=180, **overrides) -> TorchServe:
+    """A TorchServe in `workdir` with its own temp dir and free ports, serving every archive in
+    `model_store`, once all are READY; stops it again if they do not get there."""
+    workdir = Path(workdir)
+    (workdir / "tmp").mkdir(exist_ok=True)
+    server = TorchServe(workdir, private_config(workdir, model_store, **overrides),
+                        private_tmp=workdir / "tmp")
+    server.start()
+    try:
+        server.wait_until_ready(archived_model_names(model_store), ready_timeout_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
