@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 MODELS := $(basename $(notdir $(wildcard model-config/*.yaml)))
 CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
 
-.PHONY: install checkpoints archive serve stop test clean
+.PHONY: install checkpoints archive serve stop test reliability clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,15 @@ stop: $(VENV)/.installed
 
 test: checkpoints
 	$(BIN)/python -m pytest
+
+# Load, soak, worker crash, upgrade and overload checks (docs/reliability.md), each on a
+# private TorchServe on free ports; about 6 minutes; they rewrite the figures in that file.
+reliability: checkpoints
+	$(BIN)/python -m reliability.load
+	$(BIN)/python -m reliability.soak
+	$(BIN)/python -m reliability.crash
+	$(BIN)/python -m reliability.upgrade_drill
+	$(BIN)/python -m reliability.overload
 
 clean:
 	rm -rf model_store/*.mar logs key_file.json .pytest_cache

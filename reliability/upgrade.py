@@ -1,0 +1,264 @@
+"""Zero-downtime upgrade or rollback: serve an archive's version beside the current one, make it the default, unregister the old.
+
+    ./archive.sh --version 2.0 --model-store /tmp/v2 digits_cnn
+    python -m reliability.upgrade --config config.properties --archive /tmp/v2/digits_cnn.mar
+    # roll back:
+    python -m reliability.upgrade --config config.properties --archive model_store/digits_cnn.mar
+
+The server must allow it: enable_model_api=true in its config. Addresses and
+the model store come from the config; the management and inference keys from
+key_file.json beside it (or --key-file). Only the management URL of the
+config is used for management calls, so a gateway in front of it works too.
+Steps, each with a timeout, and the script stops with a message at the first
+that fails, leaving the old version serving:
+
+1. copy the archive into the model store as <model>_v<version>.mar (TorchServe
+   registers archives by file name; the model name and version come from the
+   archive's manifest), unless it is already there;
+2. register it beside the current default and wait for its workers (as many
+   READY as the old version has);
+3. send a sample request to the new version (the family's sample by default);
+4. make it the default: from now on /predictions/<model> goes to it;
+5. let the old version drain: its queue empty and then --drain seconds more,
+   because TorchServe drops the requests in a worker's batch without an answer
+   when that worker's version is unregistered;
+6. unregister the old version.
+"""
+
+import argparse
+import filecmp
+import json
+import shutil
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import requests
+
+from tools.torchserve import HTTP_TIMEOUT, KeyFile, ServerError, TorchServe, bearer
+
+POLL_S = 0.2
+
+
+class UpgradeError(RuntimeError):
+    """A step failed; the message says which and what the server answered (its HTTP status in `status`)."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+def manifest(archive) -> tuple:
+    """A .mar file → (model name, version) from its MAR-INF/MANIFEST.json."""
+    try:
+        with zipfile.ZipFile(archive) as mar:
+            model = json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]
+        return model["modelName"], model["modelVersion"]
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
+        raise UpgradeError(f"{archive} is not a TorchServe archive: {error!r}") from None
+
+
+def place_in_store(archive, store, model, version) -> str:
+    """Archive → its file name in the model store, copied there as <model>_v<version>.mar if elsewhere."""
+    archive, store = Path(archive).resolve(), Path(store).resolve()
+    if archive.parent == store:
+        return archive.name
+    target = store / f"{model}_v{version}.mar"
+    if target.exists() and not filecmp.cmp(archive, target, shallow=False):
+        raise UpgradeError(f"{target} exists and differs from {archive}; remove it or archive "
+                           f"under another --version")
+    if not target.exists():
+        shutil.copyfile(archive, target)
+    return target.name
+
+
+class Management:
+    """TorchServe's management API at the config's address, every call with a timeout and a clear error."""
+
+    def __init__(self, server: TorchServe):
+        self.server = server
+
+    def call(self, method, path, timeout=HTTP_TIMEOUT, **params):
+        """HTTP method and path → decoded JSON answer; raises UpgradeError naming the call and the answer."""
+        url = f"{self.server.management_url}{path}"
+        try:
+            response = requests.request(method, url, params=params, timeout=timeout,
+                                        headers=bearer(self.server.management_key()))
+        except requests.RequestException as error:
+            raise UpgradeError(f"{method} {url}: no answer ({type(error).__name__}); is the "
+                               f"server running with this config?") from None
+        except ServerError as error:  # no key file
+            raise UpgradeError(str(error)) from None
+        if response.status_code not in (200, 202):  # 202: accepted, workers still starting
+            hint = " (is enable_model_api=true?)" if response.status_code == 405 else ""
+            raise UpgradeError(f"{method} {url}: {response.status_code} "
+                               f"{' '.join(response.text.split())}{hint}", response.status_code)
+        return response.json()
+
+    def default_version(self, model) -> dict:
+        return self.call("GET", f"/models/{model}")[0]
+
+    def versions(self, model) -> list:
+        """Every registered version of `model`, or [] when it is not registered."""
+        try:
+            return self.call("GET", f"/models/{model}/all")
+        except UpgradeError as error:
+            if error.status == 404:
+                return []
+            raise
+
+    def version(self, model, version) -> dict:
+        return self.call("GET", f"/models/{model}/{version}")[0]
+
+
+def ready(description) -> int:
+    return sum(worker["status"] == "READY" for worker in description.get("workers", []))
+
+
+def wait_until(what, condition, timeout_s):
+    """Poll `condition()` until true; raises UpgradeError saying what did not happen in time."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise UpgradeError(f"{what}: not done after {timeout_s} s")
+        time.sleep(POLL_S)
+
+
+def probe(server, model, version, sample, content_type):
+    """Send one sample request to a model version; raises UpgradeError unless it answers 200."""
+    url = f"{server.inference_url}/predictions/{model}/{version}"
+    try:
+        response = requests.post(url, data=Path(sample).read_bytes(), timeout=HTTP_TIMEOUT,
+                                 headers={"Content-Type": content_type,
+                                          **bearer(server.inference_key())})
+    except requests.RequestException as error:
+        raise UpgradeError(f"POST {url}: no answer ({type(error).__name__})") from None
+    if response.status_code != 200:
+        raise UpgradeError(f"the new version answered the sample {Path(sample).name} with "
+                           f"{response.status_code} {response.text.strip()}")
+    return response.json()
+
+
+def start_version(server, api, archive, model, version, workers, timeout_s, log):
+    """Register the archive's version (unless it is) and wait until `workers` of its workers are READY."""
+    if version in {v["modelVersion"] for v in api.versions(model)}:
+        log(f"  {version} is already registered; using it")
+    else:
+        name = place_in_store(archive, server.model_store, model, version)
+        log(f"  registering {name} from {server.model_store} …")
+        # Asynchronous: a synchronous call holds one of the frontend's network
+        # threads until the workers are up, and inference requests on the
+        # connections that thread serves wait just as long.
+        api.call("POST", "/models", url=name, synchronous="false")
+        wait_until(f"{model} {version} to load", lambda: ready(api.version(model, version)),
+                   timeout_s)
+    if ready(api.version(model, version)) < workers:
+        api.call("PUT", f"/models/{model}/{version}", min_worker=workers, synchronous="false")
+    wait_until(f"{workers} READY worker(s) for {model} {version}",
+               lambda: ready(api.version(model, version)) >= workers, timeout_s)
+    log(f"  {model} {version}: {ready(api.version(model, version))} worker(s) READY")
+
+
+def retire(api, model, version, drain_s, timeout_s):
+    """Wait until a version no longer the default has answered what it holds, then unregister it."""
+    wait_until(f"the queue of {model} {version} to empty",
+               lambda: api.version(model, version)["jobQueueStatus"]["pendingRequests"] == 0,
+               timeout_s)
+    # An empty queue is not enough: the requests a worker has taken into its
+    # batch would be dropped unanswered by the unregistration.
+    time.sleep(drain_s)
+    api.call("DELETE", f"/models/{model}/{version}", timeout=timeout_s)
+
+
+def upgrade(server, archive, sample=None, content_type=None, drain_s=3.0, timeout_s=120,
+            log=print) -> dict:
+    """Make the archive's version the default of its model and unregister the old one → seconds to each step."""
+    api = Management(server)
+    model, version = manifest(archive)
+    if not api.versions(model):
+        raise UpgradeError(f"{model} is not served; register it first (this script swaps versions)")
+    old = api.default_version(model)
+    if old["modelVersion"] == version:
+        raise UpgradeError(f"{model} {version} is already the default version")
+    log(f"{model}: default version {old['modelVersion']} → {version}")
+    timings, started = {}, time.monotonic()
+    try:
+        start_version(server, api, archive, model, version, max(1, ready(old)), timeout_s, log)
+        timings["ready"] = time.monotonic() - started
+        if sample:
+            probe(server, model, version, sample, content_type)
+            log(f"  sample {Path(sample).name} answered 200 by {version}")
+    except UpgradeError as error:
+        raise UpgradeError(f"{error}\n{old['modelVersion']} is still the default; remove "
+                           f"{version} with DELETE {server.management_url}/models/{model}/"
+                           f"{version}") from None
+    api.call("PUT", f"/models/{model}/{version}/set-default")
+    timings["default"] = time.monotonic() - started
+    log(f"  {version} is the default")
+
+    retire(api, model, old["modelVersion"], drain_s, timeout_s)
+    timings["old unregistered"] = time.monotonic() - started
+    log(f"  {old['modelVersion']} unregistered after draining for {drain_s:g} s; done in "
+        f"{timings['old unregistered']:.1f} s")
+    return timings
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.split("\n")[1:]))
+    parser.add_argument("--config", type=Path, default=Path("config.properties"),
+                        help="the server's config.properties (default ./config.properties)")
+    parser.add_argument("--archive", type=Path, required=True,
+                        help="the .mar to serve (its manifest names the model and version)")
+    parser.add_argument("--key-file", type=Path,
+                        help="TorchServe's key_file.json (default: beside the config)")
+    parser.add_argument("--sample", type=Path,
+                        help="a request body to try on the new version first (default: the "
+                             "family's sample under samples/, when the model is one of ours)")
+    parser.add_argument("--content-type", help="the sample's content type")
+    parser.add_argument("--drain", type=float, default=3.0,
+                        help="seconds to wait after the old version's queue is empty, longer "
+                             "than its slowest batch (default 3)")
+    parser.add_argument("--timeout", type=float, default=120,
+                        help="seconds each wait may take (default 120)")
+    args = parser.parse_args()
+
+    if not args.config.exists():
+        parser.error(f"no config at {args.config}")
+    if not args.archive.exists():
+        parser.error(f"no archive at {args.archive}")
+    server = TorchServe(args.config.parent, args.config)
+    if args.key_file:
+        server.keys = KeyFile(args.key_file)
+    try:
+        if server.properties.get("enable_model_api", "false").lower() != "true":
+            raise UpgradeError(f"{args.config} does not set enable_model_api=true, so TorchServe "
+                               "refuses to register and unregister models; set it and restart")
+        model, version = manifest(args.archive)
+        sample, content_type = args.sample, args.content_type
+        if sample is None:
+            sample, content_type = family_sample(model)
+        upgrade(server, args.archive, sample, content_type, args.drain, args.timeout)
+    except (UpgradeError, ServerError) as error:
+        print(f"upgrade stopped: {error}", file=sys.stderr)
+        return 1
+    print(f"\nA restart serves every archive in {server.model_store} (load_models=all): to keep "
+          f"{version} after one, leave only its {model} archive there.")
+    return 0
+
+
+def family_sample(model) -> tuple:
+    """A model name → (sample path, content type) of our family of that name, or (None, None)."""
+    from handlers import handler_class
+
+    try:
+        path, content_type = handler_class(model).sample
+    except (ImportError, AttributeError):
+        return None, None
+    return Path(__file__).resolve().parent.parent / path, content_type
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
