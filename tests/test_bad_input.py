@@ -348,19 +348,6 @@ BATCH_SIZE = 8
 BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
 
 
-def largest_batch(server, model) -> int:
-    """The most requests one worker call of `model` has answered, read from TorchServe's log."""
-    largest, batch = 0, set()
-    for line in (server.workdir / "logs" / "ts_log.log").read_text().splitlines():
-        if f"-{model}_" not in line:
-            continue
-        if "Sending response for jobId" in line:
-            batch.add(line.rsplit(" ", 1)[-1])
-        elif "Backend response time" in line:
-            largest, batch = max(largest, len(batch)), set()
-    return largest
-
-
 @pytest.fixture(scope="module")
 def batching_server(checkpoint_dir, tmp_path_factory):
     """A TorchServe whose models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS, one worker
@@ -425,4 +412,4 @@ def test_full_batches_answer_every_good_request_correctly_and_every_bad_one_400(
         else:
             assert response.status_code == 200, response.text[:300]
             assert response.json() == expected
-    assert largest_batch(batching_server, model) >= 4  # the requests really shared worker calls
+    assert batching_server.largest_batch(model) >= 4  # the requests really shared worker calls

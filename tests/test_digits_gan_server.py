@@ -29,19 +29,6 @@ def generate(server, body, headers=JSON):
                          timeout=HTTP_TIMEOUT)
 
 
-def largest_batch(server) -> int:
-    """The most digits_gan requests one worker call has answered, read from TorchServe's log."""
-    largest, batch = 0, set()
-    for line in (server.workdir / "logs" / "ts_log.log").read_text().splitlines():
-        if "digits_gan" not in line:
-            continue
-        if "Sending response for jobId" in line:
-            batch.add(line.rsplit(" ", 1)[-1])
-        elif "Backend response time" in line:
-            largest, batch = max(largest, len(batch)), set()
-    return largest
-
-
 @pytest.fixture(scope="module")
 def in_process(checkpoint_dir):
     return DigitsGANHandler.from_checkpoint_file(checkpoint_dir / "digits_gan" / "model.pt")
@@ -81,7 +68,7 @@ def test_a_request_alone_and_among_concurrent_different_ones_gets_the_same_bytes
             body["digit"], body["seed"], body["count"])
         if body is request:
             assert answer == alone
-    assert largest_batch(server) > 1  # the requests really did share worker calls
+    assert server.largest_batch("digits_gan") > 1  # the requests really did share worker calls
 
 
 def test_the_classifier_reads_served_images_as_the_requested_digit(server, checkpoint_dir):

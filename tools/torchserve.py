@@ -257,6 +257,18 @@ class TorchServe:
         return sorted(worker["pid"] for version in self.describe(model)
                       for worker in version.get("workers", []) if worker.get("status") == "READY")
 
+    def largest_batch(self, model) -> int:
+        """The most requests one worker call of `model` has answered so far, read from TorchServe's log."""
+        largest, batch = 0, set()
+        for line in (self.workdir / "logs" / "ts_log.log").read_text().splitlines():
+            if f"-{model}_" not in line:
+                continue
+            if "Sending response for jobId" in line:
+                batch.add(line.rsplit(" ", 1)[-1])
+            elif "Backend response time" in line:
+                largest, batch = max(largest, len(batch)), set()
+        return largest
+
     def processes(self) -> list:
         """The server this object started → its launcher, Java frontend and Python workers."""
         launcher = psutil.Process(self.process.pid)
