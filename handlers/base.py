@@ -40,6 +40,7 @@ class Request:
     body: Any  # bytes, bytearray or str as sent; a JSON value when `parsed`; None when absent
     content_type: Optional[str] = None
     parsed: bool = False  # the server already decoded body as JSON (it may be null, a string, …)
+    explain: bool = False  # asks for an explanation of the prediction, not the prediction
 
     def __post_init__(self):
         # Only a decoded JSON value can be a dict, list, number or boolean.
@@ -200,6 +201,11 @@ class ModelHandler:
         """One request's payload and its slice of the output (on the CPU) → JSON-serializable answer."""
         raise NotImplementedError
 
+    def explain(self, payload, model_input):
+        """One request's payload and model input (on the device) → JSON-serializable explanation of
+        the model's answer; raises InvalidInput. Runs outside inference_mode, so gradients work."""
+        raise InvalidInput(f"{self.family} gives no explanations; ask /predictions instead")
+
     # The shared pipeline.
 
     def handle(self, requests: list) -> list:
@@ -210,6 +216,15 @@ class ModelHandler:
             try:
                 payloads[index] = self.decode(request)
                 inputs[index] = self.preprocess(payloads[index])
+            except InvalidInput as error:
+                answers[index] = Answer(error.status, error.to_json())
+
+        # Explanations are computed one request at a time: each runs the model
+        # many times with gradients, and shares nothing with the batch.
+        for index in [i for i in sorted(inputs) if requests[i].explain]:
+            try:
+                explanation = self.explain(payloads[index], to_device(inputs.pop(index), self.device))
+                answers[index] = Answer(200, explanation)
             except InvalidInput as error:
                 answers[index] = Answer(error.status, error.to_json())
 

@@ -41,10 +41,21 @@ def request_from_row(row, context, index) -> Request:
         return Request(body=None)
     body = row[names[0]]
     content_type = parameter_content_type(context, index, names[0])
+    # /explanations/<model> reaches the same handler, marked by this header.
+    explain = request_header(context, index, "explain") == "True"
     # TorchServe's worker parses exactly this content type into any JSON value
     # (null and strings included), and hands over raw bytes when it did not parse.
     parsed = content_type == JSON_CONTENT_TYPE and not isinstance(body, (bytes, bytearray))
-    return Request(body, content_type, parsed)
+    return Request(body, content_type, parsed, explain)
+
+
+def request_header(context, index, name):
+    """One request header TorchServe recorded (a string), or None."""
+    try:
+        value = context.get_request_header(index, name)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def parameter_content_type(context, index, name):
