@@ -210,6 +210,10 @@ class ModelHandler:
 
     def handle(self, requests: list) -> list:
         """Requests → exactly one Answer each; a bad request never fails the others."""
+        return self.answer(requests)
+
+    def answer(self, requests: list) -> list:
+        """Requests, one example each → exactly one Answer each, from one batched forward pass."""
         answers = [None] * len(requests)
         payloads, inputs = {}, {}
         for index, request in enumerate(requests):
