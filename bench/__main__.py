@@ -1,0 +1,126 @@
+"""Run the benchmark → bench/results/<timestamp>.json, docs/performance.md and its plots.
+
+    python -m bench                       # every model; about 9 minutes on 2 cores
+    python -m bench --quick --out DIR     # tiny durations, few points: checks the harness only
+    python -m bench --models digits_cnn --seconds 5
+
+Everything is measured in one run, side by side, so the report can quote
+ratios: the compute limit (in-process handler), the server limit (a no-op
+model on the same TorchServe configuration), the served figures (batching off
+and on, one and two workers) and a LitServe peer for digits_cnn.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import compute, peer, sweep
+from bench.report import write_report
+from bench.stores import ROOT, settings
+from bench.targets import evaluate
+from bench.points import CORES
+from reliability.report import machine
+from tools.torchserve import model_families
+
+BATCH_SIZES = (1, 8, 32, 64)
+CONCURRENCIES = (1, 8, 32, 64)
+PEER_MODEL = "digits_cnn"
+# Profile the worker where the main target is judged: digits_cnn, batching on, c=64.
+PROFILE_AT = (("digits_cnn", 1, 64),)
+
+
+def arguments():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="0.3 s per point, one worker count, two batch sizes: checks the "
+                             "harness, the figures mean nothing (default output bench/results/quick)")
+    parser.add_argument("--models", default=",".join(model_families()),
+                        help="comma-separated model families (default: all)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="seconds of load per served point (default 1.5; quick 0.3)")
+    parser.add_argument("--warm-up", type=float, default=None,
+                        help="seconds of unmeasured load before each point (default 0.3; quick 0.1)")
+    parser.add_argument("--compute-seconds", type=float, default=None,
+                        help="seconds per in-process figure (default 0.5; quick 0.1)")
+    parser.add_argument("--workers", default=None,
+                        help="comma-separated worker counts (default 1,2; quick 1)")
+    parser.add_argument("--no-peer", action="store_true", help="leave out the LitServe peer")
+    parser.add_argument("--archive-args", default="",
+                        help="extra archive.sh options, quoted (e.g. '--format compile')")
+    parser.add_argument("--checkpoints", type=Path, default=None,
+                        help="folder of <model>/model.pt (default checkpoints/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the JSON, report and plots all in this folder (default: "
+                             "bench/results/, docs/performance.md, docs/performance/)")
+    return parser.parse_args()
+
+
+def outputs(args, stamp) -> tuple:
+    """Arguments and a timestamp → (JSON path, report path, plots folder)."""
+    out = args.out or (ROOT / "bench" / "results" / "quick" if args.quick else None)
+    if out:
+        return out / f"{stamp}.json", out / "performance.md", out
+    return (ROOT / "bench" / "results" / f"{stamp}.json", ROOT / "docs" / "performance.md",
+            ROOT / "docs" / "performance")
+
+
+def main():
+    args = arguments()
+    if args.checkpoints:
+        os.environ["BENCH_CHECKPOINTS"] = str(args.checkpoints.resolve())
+    quick = args.quick
+    seconds = args.seconds or (0.3 if quick else 1.5)
+    warm_up = args.warm_up if args.warm_up is not None else (0.1 if quick else 0.3)
+    compute_seconds = args.compute_seconds or (0.1 if quick else 0.5)
+    workers = [int(w) for w in (args.workers or ("1" if quick else "1,2")).split(",")]
+    models = args.models.split(",")
+    archive_args = shlex.split(args.archive_args)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    json_path, report_path, plots = outputs(args, stamp)
+    began = time.monotonic()
+
+    result = {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join([".venv/bin/python", "-m", "bench", *sys.argv[1:]]),
+        "machine": machine(), "cores": CORES,
+        "settings": {"quick": quick, "seconds": seconds, "warm_up_s": warm_up,
+                     "compute_seconds": compute_seconds, "concurrencies": list(CONCURRENCIES),
+                     "workers": workers, "models": models, "archive_args": archive_args},
+        "model_config": {m: {k: settings(m).get(k) for k in
+                             ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers")}
+                         for m in models},
+        "compute": {}, "points": [], "profiles": [],
+    }
+    for model in models:
+        sizes = sorted({*(BATCH_SIZES[:2] if quick else BATCH_SIZES),
+                        int(settings(model).get("batchSize", 1))})
+        print(f"in-process: {model} at batch sizes {sizes} …", flush=True)
+        result["compute"][model] = compute.measure(model, sizes, compute_seconds)
+    for batching in (False, True):
+        points, profiles = sweep.sweep(models, batching, workers, CONCURRENCIES, seconds, warm_up,
+                                       archive_args, PROFILE_AT if batching else ())
+        result["points"] += points
+        result["profiles"] += profiles
+    if PEER_MODEL in models and not args.no_peer:
+        result["points"] += peer.measure_peer(PEER_MODEL, 1, CONCURRENCIES, seconds, warm_up)
+    result["targets"] = evaluate(result)
+    result["minutes"] = (time.monotonic() - began) / 60
+
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=1))
+    write_report(result, json_path, report_path, plots)
+    print(f"\nwrote {json_path}, {report_path} and plots in {plots} "
+          f"({result['minutes']:.1f} minutes)")
+    wrong = sum(point["wrong"] for point in result["points"])
+    if wrong:
+        print(f"{wrong} answers were wrong or missing: see the report", file=sys.stderr)
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

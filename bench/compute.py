@@ -1,0 +1,88 @@
+"""In-process figures for one model: the compute limit of its handler, the bare forward pass, step shares.
+
+The compute limit is ModelHandler.handle over a batch of Requests built from
+the model's sample (decode → preprocess → one batched inference →
+postprocess) with no HTTP and no server: what one worker could answer if
+serving cost nothing. torch runs on as many threads as a TorchServe worker of
+this model would.
+"""
+
+import time
+from pathlib import Path
+
+import torch
+
+from handlers import handler_class
+from handlers.base import Request, threads_per_worker, to_device
+from bench.stores import ROOT, checkpoint, settings
+
+STEPS = ("decode", "preprocess", "inference", "postprocess")
+
+
+def worker_threads(model) -> int:
+    """Model → the torch threads its TorchServe worker uses (the same rule as the adapter)."""
+    values = settings(model)
+    return int((values.get("handler") or {}).get("torch_threads")
+               or threads_per_worker(values.get("maxWorkers", 1)))
+
+
+def sample_request(handler) -> Request:
+    """A handler → a Request carrying its family's sample file (samples/…) and content type."""
+    path, content_type = handler.sample
+    return Request((ROOT / path).read_bytes(), content_type)
+
+
+def repeat(work, seconds) -> tuple:
+    """Run `work` again and again for about `seconds` (at least 3 times) → (runs, elapsed seconds)."""
+    work()  # the first run loads lazy code paths; not counted
+    runs, started = 0, time.perf_counter()
+    while runs < 3 or time.perf_counter() - started < seconds:
+        work()
+        runs += 1
+    return runs, time.perf_counter() - started
+
+
+class StepClock:
+    """Wraps a handler's steps (and handle itself) on the instance and adds up the seconds each takes."""
+
+    def __init__(self, handler):
+        self.seconds = dict.fromkeys(("handle", *STEPS), 0.0)
+        for step in self.seconds:
+            setattr(handler, step, self._timed(step, getattr(handler, step)))
+
+    def _timed(self, step, method):
+        def timed(*args):
+            started = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                self.seconds[step] += time.perf_counter() - started
+        return timed
+
+
+def measure(model, batch_sizes, seconds) -> dict:
+    """Model, batch sizes, seconds per figure → requests/s of handle() and of the bare forward pass
+    per batch size, and the share of handle() each step takes."""
+    torch.set_num_threads(worker_threads(model))
+    handler = handler_class(model).from_checkpoint_file(checkpoint(model))
+    request = sample_request(handler)
+    figures = {"torch_threads": torch.get_num_threads(), "handle": {}, "forward": {}, "shares": {}}
+    for size in batch_sizes:
+        batch = [request] * size
+        runs, elapsed = repeat(lambda: handler.handle(batch), seconds)
+        figures["handle"][str(size)] = size * runs / elapsed
+
+        model_input = to_device(handler.collate([handler.preprocess(handler.decode(r)) for r in batch]),
+                                handler.device)
+        with torch.inference_mode():
+            runs, elapsed = repeat(lambda: handler.inference(model_input), seconds)
+        figures["forward"][str(size)] = size * runs / elapsed
+
+    # Where a request's time goes, at the largest batch the server forms.
+    size = int(settings(model).get("batchSize", 1))
+    clock = StepClock(handler)
+    repeat(lambda: handler.handle([request] * size), seconds)
+    whole = clock.seconds["handle"]
+    figures["shares"] = {"batch_size": size, **{step: clock.seconds[step] / whole for step in STEPS}}
+    figures["shares"]["other"] = max(0.0, 1 - sum(figures["shares"][s] for s in STEPS))
+    return figures

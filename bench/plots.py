@@ -1,0 +1,85 @@
+"""A run's figures → PNG plots: throughput against concurrency, and latency percentiles."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on a server
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench.targets import compute_limit  # noqa: E402
+
+
+def series(points, **wanted) -> list:
+    """Points and field values → those points, by concurrency."""
+    return sorted((p for p in points if all(p.get(k) == v for k, v in wanted.items())),
+                  key=lambda p: p["concurrency"])
+
+
+def throughput_plot(result, path):
+    """One panel per model: served requests/s against concurrency for each batching and worker
+    setting, the server limit (no-op twin) dashed, the compute limit dotted, the peer in grey."""
+    models = result["settings"]["models"]
+    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
+    for axis, model in zip(axes[0], models):
+        for batching in (False, True):
+            for workers in result["settings"]["workers"]:
+                label = f"batching {'on' if batching else 'off'}, {workers} worker(s)"
+                served = series(result["points"], kind="served", model=model, body="sample",
+                                batching=batching, workers=workers)
+                line, = axis.plot([p["concurrency"] for p in served],
+                                  [p["throughput"] for p in served], marker="o", label=label)
+                if batching:
+                    ceiling = series(result["points"], kind="server limit", model=model,
+                                     batching=batching, workers=workers)
+                    axis.plot([p["concurrency"] for p in ceiling], [p["throughput"] for p in ceiling],
+                              linestyle="--", color=line.get_color(), alpha=0.6,
+                              label=f"server limit, {workers} worker(s)")
+                    limit = compute_limit(result, model, True, workers)
+                    if limit:
+                        axis.axhline(limit, linestyle=":", color=line.get_color(),
+                                     label=f"compute limit, {workers} worker(s)")
+        peer = series(result["points"], kind="peer", model=model)
+        if peer:
+            axis.plot([p["concurrency"] for p in peer], [p["throughput"] for p in peer],
+                      marker="s", color="grey", label="LitServe peer (JSON body)")
+        axis.set_xscale("log", base=2)
+        axis.set_title(model)
+        axis.set_xlabel("concurrency (requests in flight)")
+        axis.set_ylabel("right answers per second")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def latency_plot(result, path):
+    """One panel per model: p50, p95 and p99 against concurrency, batching on and off, 1 worker."""
+    models = result["settings"]["models"]
+    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
+    for axis, model in zip(axes[0], models):
+        for batching, style in ((True, "-"), (False, "--")):
+            points = series(result["points"], kind="served", model=model, body="sample",
+                            batching=batching, workers=result["settings"]["workers"][0])
+            for share, color in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
+                axis.plot([p["concurrency"] for p in points], [p[share] for p in points],
+                          linestyle=style, marker="o", color=color,
+                          label=f"{share}, batching {'on' if batching else 'off'}")
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_title(f"{model}, {result['settings']['workers'][0]} worker(s)")
+        axis.set_xlabel("concurrency (requests in flight)")
+        axis.set_ylabel("latency (ms)")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_plots(result, folder) -> dict:
+    """A run's result → {"throughput": path, "latency": path} of the PNGs written in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"throughput": folder / "throughput.png", "latency": folder / "latency.png"}
+    throughput_plot(result, paths["throughput"])
+    latency_plot(result, paths["latency"])
+    return paths

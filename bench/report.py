@@ -1,0 +1,235 @@
+"""A run's result → docs/performance.md: the command, the targets as ratios, every table, the plots."""
+
+import os
+from pathlib import Path
+
+from bench.compute import STEPS
+from bench.plots import write_plots
+from bench.stores import ROOT
+from bench.targets import compute_limit, find
+
+
+def rate(value) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def ratio(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def share(value) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def shown(path, base) -> str:
+    """A path → relative to `base` when inside it, else absolute (for links and the text)."""
+    relative = os.path.relpath(path, base)
+    return str(Path(path).resolve()) if relative.startswith("..") else relative
+
+
+def cores_busy(point) -> str:
+    return ", ".join(f"{role} {value:.2f}" for role, value in point["cores_busy"].items())
+
+
+def verdict(item) -> str:
+    if item["met"] is None:
+        return "not measured"
+    if item["met"]:
+        return "**met**"
+    wanted, got = item["wanted"], item["ratio"]
+    # "within 3×" targets are met below the bound, the others above it.
+    reached = wanted / got if "within" in item["name"] else got / wanted
+    return f"**missed**: {share(reached)} of the target"
+
+
+def targets_section(result) -> list:
+    lines = ["## Targets", "",
+             "Each ratio divides two figures of this same run.", "",
+             "| target | wanted | measured | verdict | figures |", "|---|---:|---:|---|---|"]
+    for item in result["targets"]:
+        figures = "; ".join(f"{k} {v:,.1f}" for k, v in item["evidence"].items()
+                            if k != "cores busy" and v is not None)
+        lines.append(f"| {item['name']} | {item['wanted']:g} | {ratio(item['ratio'])} | "
+                     f"{verdict(item)} | {figures}{'; ' + item['note'] if item['note'] else ''} |")
+    missed = [item for item in result["targets"] if item["met"] is False]
+    if missed:
+        lines += ["", "What bounds the missed ones, from this run's own measurements:", ""]
+        lines += bounds(result, missed)
+    return lines
+
+
+def bounds(result, missed) -> list:
+    """Missed targets → what held each back: CPU per process role, and the worker's profile."""
+    lines = []
+    cores = result["cores"]
+    busy_points = [p for p in result["points"] if p["kind"] == "served" and p["batching"]
+                   and p["concurrency"] == 64 and p["model"] == "digits_cnn" and p["body"] == "sample"]
+    for point in busy_points:
+        total = sum(point["cores_busy"].values())
+        lines.append(f"- digits_cnn, c=64, batching on, {point['workers']} worker(s): the processes "
+                     f"kept {total:.2f} of {cores} cores busy ({cores_busy(point)})"
+                     + (": the machine's CPU is the bound, shared by the frontend, the workers and "
+                        "the load generator." if total >= 0.85 * cores else "."))
+    for profile in result["profiles"]:
+        if profile.get("samples"):
+            parts = ", ".join(f"{name} {share(value)}" for name, value in profile["buckets"].items())
+            lines.append(f"- py-spy on the {profile['model']} worker at c={profile['concurrency']}, "
+                         f"{profile['workers']} worker(s): {parts}.")
+    if any("LitServe" in item["name"] for item in missed):
+        lines.append("- TorchServe against LitServe: both run the same handler code; the "
+                     "difference is the frontend and the hop to the worker (cores busy per "
+                     "process above, and in the peer table).")
+    return lines
+
+
+def compute_section(result) -> list:
+    models = result["settings"]["models"]
+    sizes = sorted({int(s) for m in models for s in result["compute"][m]["handle"]})
+    head = " | ".join(f"batch {s}" for s in sizes)
+    lines = ["## Compute limit (in process, no HTTP)", "",
+             "Requests per second of `ModelHandler.handle` over a batch of requests built from the "
+             "model's sample (decode → preprocess → one batched forward pass → postprocess), and of "
+             "the bare forward pass over the already collated batch; one process, with as many "
+             "torch threads as one TorchServe worker of that model.", "",
+             f"| model | torch threads | step | {head} |", "|---|---:|---|" + "---:|" * len(sizes)]
+    for model in models:
+        figures = result["compute"][model]
+        for step in ("handle", "forward"):
+            cells = " | ".join(rate(figures[step].get(str(s))) for s in sizes)
+            lines.append(f"| {model} | {figures['torch_threads']} | {step} | {cells} |")
+    lines += ["", "### Where a request's time goes", "",
+              "Shares of `handle()` time at the batch size the server forms (batchSize in "
+              "model-config); preprocessing is decode + preprocess.", "",
+              "| model | batch | " + " | ".join(STEPS) + " | other | preprocessing share |",
+              "|---|---:|" + "---:|" * (len(STEPS) + 2)]
+    for model in models:
+        shares = result["compute"][model]["shares"]
+        cells = " | ".join(share(shares[s]) for s in STEPS)
+        lines.append(f"| {model} | {shares['batch_size']} | {cells} | {share(shares['other'])} | "
+                     f"**{share(shares['decode'] + shares['preprocess'])}** |")
+    return lines
+
+
+def served_section(result) -> list:
+    lines = ["## Served over HTTP", "",
+             "Right answers per second (status 200 and the in-process answer) and latency per "
+             "request, with the model's sample as every request. *Server limit* is the no-op twin "
+             "(same TorchServe, same batch settings and workers, same body, a constant answer). "
+             "*Cores busy* is CPU seconds per second of the Java frontend, the Python workers and "
+             "the load generator during the point."]
+    for model in result["settings"]["models"]:
+        lines += ["", f"### {model}", "",
+                  "| batching | workers | concurrency | answers/s | p50 ms | p95 ms | p99 ms | wrong "
+                  "| server limit/s | of server limit | of compute limit | cores busy |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for point in [p for p in result["points"] if p["kind"] == "served" and p["model"] == model
+                      and p["body"] == "sample"]:
+            twin = find(result["points"], kind="server limit", model=model,
+                        batching=point["batching"], workers=point["workers"],
+                        concurrency=point["concurrency"])
+            limit = compute_limit(result, model, point["batching"], point["workers"])
+            batching = f"on ({point['batch_size']})" if point["batching"] else "off"
+            lines.append(
+                f"| {batching} | {point['workers']} | {point['concurrency']} | "
+                f"{rate(point['throughput'])} | {point['p50']:.1f} | {point['p95']:.1f} | "
+                f"{point['p99']:.1f} | {point['wrong']} | {rate(twin and twin['throughput'])} | "
+                f"{share(twin and point['throughput'] / twin['throughput'])} | "
+                f"{share(limit and point['throughput'] / limit)} | {cores_busy(point)} |")
+    return lines
+
+
+def peer_section(result) -> list:
+    peers = [p for p in result["points"] if p["kind"] == "peer"]
+    if not peers:
+        return []
+    lines = ["## Peer: the same digits_cnn behind LitServe", "",
+             "LitServe with its own batching (max_batch_size and batch_timeout from "
+             "model-config), one inference worker, one API server, API key on; its LitAPI calls "
+             "the project's handler steps (bench/litserve_peer.py). Both take the sample as JSON "
+             '`{"image": "<base64>"}`, the body LitServe accepts.', "",
+             "| concurrency | TorchServe answers/s | LitServe answers/s | TorchServe / LitServe "
+             "| TorchServe p50 / p99 ms | LitServe p50 / p99 ms | LitServe cores busy |",
+             "|---:|---:|---:|---:|---|---|---|"]
+    for theirs in peers:
+        ours = find(result["points"], stack="torchserve", kind="served", model=theirs["model"],
+                    body="json", batching=True, workers=1, concurrency=theirs["concurrency"])
+        lines.append(
+            f"| {theirs['concurrency']} | {rate(ours and ours['throughput'])} | "
+            f"{rate(theirs['throughput'])} | "
+            f"{ratio(ours and theirs['throughput'] and ours['throughput'] / theirs['throughput'])} | "
+            + (f"{ours['p50']:.1f} / {ours['p99']:.1f}" if ours else "–")
+            + f" | {theirs['p50']:.1f} / {theirs['p99']:.1f} | {cores_busy(theirs)} |")
+    return lines
+
+
+def profile_section(result) -> list:
+    lines = []
+    for profile in result["profiles"]:
+        lines += ["", f"### py-spy: the {profile['model']} worker at c={profile['concurrency']}, "
+                  f"batching {'on' if profile['batching'] else 'off'}, {profile['workers']} worker(s)",
+                  ""]
+        if not profile.get("samples"):
+            lines.append(f"No samples: {profile.get('error', 'unknown reason')}")
+            continue
+        lines += [f"{profile['samples']:,} samples of the worker's Python stack, idle included.", "",
+                  "| part of the work | share |", "|---|---:|"]
+        lines += [f"| {name} | {share(value)} |" for name, value in profile["buckets"].items()]
+        lines += ["", "| innermost frame | share |", "|---|---:|"]
+        lines += [f"| `{frame}` | {share(value)} |" for frame, value in profile["top"]]
+    return ["## Where the worker's time goes under load", *lines] if lines else []
+
+
+def write_report(result, json_path, report_path, plots_folder):
+    """Result and where its JSON lies → the Markdown report at report_path, with plots beside it."""
+    report_path = Path(report_path)
+    plots = write_plots(result, Path(plots_folder))
+    base = report_path.parent
+    settings = result["settings"]
+    lines = [
+        "# Performance", "",
+        "Written by `make bench` (bench/); do not edit by hand. Compute limit, server limit, "
+        "served figures and a peer, all measured in one run on one machine, so the targets "
+        "below are ratios of figures taken side by side.", "",
+        "## How these figures were made", "",
+        "```sh", result["command"], "```", "",
+        f"- started {result['started']} on {result['machine']} before the run; "
+        f"took {result['minutes']:.1f} minutes",
+        f"- {settings['seconds']} s of load per point after {settings['warm_up_s']} s of warm-up; "
+        f"concurrency {', '.join(map(str, settings['concurrencies']))}; "
+        f"workers {', '.join(map(str, settings['workers']))}"
+        + (f"; archive.sh {' '.join(settings['archive_args'])}" if settings["archive_args"] else ""),
+        f"- raw figures: `{shown(json_path, ROOT)}`",
+        "- batching on is each model's model-config/<model>.yaml: "
+        + "; ".join(f"{m} batchSize {c['batchSize']}, maxBatchDelay {c['maxBatchDelay']} ms"
+                    for m, c in result["model_config"].items())
+        + "; batching off is the same with batchSize 1",
+        "- the load generator (bench/http_load.py, asyncio + aiohttp, bearer inference key, every "
+        "answer checked) runs on the same cores as the server; its share is in *cores busy*",
+    ]
+    if settings["quick"]:
+        lines += ["", "**Quick mode: durations too short for the figures to mean anything; this "
+                  "run only checks the harness.**"]
+    lines += ["", *targets_section(result), "",
+              f"![throughput against concurrency]({shown(plots['throughput'], base)})", "",
+              f"![latency percentiles]({shown(plots['latency'], base)})", "",
+              *compute_section(result), "", *served_section(result), "", *peer_section(result),
+              "", *profile_section(result), "", *reading(), ""]
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text("\n".join(lines))
+
+
+def reading() -> list:
+    return ["## How to read this", "",
+            "- **Compute limit** is what one worker could answer if HTTP and TorchServe cost "
+            "nothing; with two workers it is doubled (one core each) as long as the machine has "
+            "the cores.",
+            "- **Server limit** is what TorchServe answers when the model costs nothing: the "
+            "ceiling of the frontend, the batching queue and the frontend-to-worker protocol.",
+            "- A served figure near the lower of the two limits means the serving stack adds "
+            "little; far below both, the time goes somewhere neither limit shows (often the "
+            "cores: on a small machine the frontend, the workers and the load generator compete "
+            "for them, see *cores busy*).",
+            "- p50/p95/p99 are per-request latencies seen by the client, queueing included; at "
+            "concurrency 1 they include maxBatchDelay, the wait for company a lone request pays.",
+            "- A non-zero *wrong* column means answers differed from the in-process answers: the "
+            "run exits non-zero and those figures are not to be trusted."]

@@ -1,0 +1,126 @@
+"""The served and server-limit figures: each model and its no-op twin on one real TorchServe per batch setting.
+
+For batching on (model-config as tuned) and off (batchSize 1), one private
+TorchServe serves every model and its no-op twin with the repository's
+config.properties (token auth on, free loopback ports). Each is measured with
+one and then two workers, at every concurrency, with the model's sample as
+the request and its in-process answer as the only right one.
+"""
+
+import base64
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import profile
+from bench.http_load import run_load
+from bench.points import measure_point
+from bench.stores import ROOT, build_store, checkpoint, config_dir, noop_name, settings
+from handlers import handler_class
+from models.checkpoint import load_checkpoint
+from reliability.client import Call, FreshKey
+from reliability.mix import TOLERANCE, expect
+from reliability.testbed import scale
+from tools.torchserve import bearer, start_private
+
+NOOP_ANSWER = {"ok": True}
+
+
+def sample_body(model) -> tuple:
+    """Model → (body, content type) of its sample file, as a user would send it."""
+    path, content_type = handler_class(model).sample
+    return (ROOT / path).read_bytes(), content_type
+
+
+def json_image_body() -> tuple:
+    """The digits_cnn sample as JSON {"image": base64}: the body both TorchServe and LitServe take."""
+    body, _ = sample_body("digits_cnn")
+    return json.dumps({"image": base64.b64encode(body).decode()}).encode(), "application/json"
+
+
+def expected_calls(model, bodies) -> list:
+    """Model and (body, content type) pairs → Calls whose answer is the in-process handler's."""
+    trained = load_checkpoint(checkpoint(model))
+    return expect(handler_class(trained["family"])(trained), model, bodies)
+
+
+def targets(model) -> list:
+    """Model → [(kind, body name, calls)]: the model itself and its no-op twin, same bodies."""
+    bodies = [sample_body(model)]
+    found = [("served", "sample", expected_calls(model, bodies)),
+             ("server limit", "sample", [Call(noop_name(model), body, content_type, 200, NOOP_ANSWER)
+                                         for body, content_type in bodies])]
+    if model == "digits_cnn":
+        # The body the LitServe peer takes too, so that comparison is like for like.
+        found.append(("served", "json", expected_calls(model, [json_image_body()])))
+    return found
+
+
+def server_processes(server) -> dict:
+    """A running TorchServe → {"frontend": [java], "workers": [python workers]} for CPU accounting."""
+    frontend = server.frontend()
+    return {"frontend": [frontend], "workers": frontend.children(recursive=True)}
+
+
+def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, archive_args=(),
+          profile_at=(), log=print) -> tuple:
+    """Serve `models` with batching on or off → (one figure dict per model or twin, workers and
+    concurrency; py-spy shares of a worker at each (model, workers, concurrency) in `profile_at`)."""
+    points, profiles = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        folder = Path(folder)
+        configs = config_dir(folder / "model-config", models, batching)
+        store = build_store(folder / "model_store", models, configs, archive_args)
+        (folder / "server").mkdir()
+        log(f"starting TorchServe, batching {'on' if batching else 'off'}, "
+            f"{len(models) * 2} models …")
+        server = start_private(folder / "server", store, ready_timeout_s=300)
+        try:
+            key = FreshKey(server)
+            headers = lambda: bearer(key())
+            url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
+            plan = [(model, *target) for model in models for target in targets(model)]
+            for workers in workers_list:
+                for name in [n for model in models for n in (model, noop_name(model))]:
+                    scale(server, name, workers)
+                processes = server_processes(server)
+                for model, kind, body, calls in plan:
+                    for concurrency in concurrencies:
+                        figures = measure_point(url_for, calls, concurrency, seconds, warm_up_s,
+                                                headers, processes)
+                        point = {"kind": kind, "stack": "torchserve", "model": model, "body": body,
+                                 "batching": batching,
+                                 "batch_size": int(settings(model, configs).get("batchSize", 1)),
+                                 "workers": workers, "concurrency": concurrency, **figures}
+                        points.append(point)
+                        log(describe(point))
+                        if kind == "served" and body == "sample" and \
+                                (model, workers, concurrency) in profile_at:
+                            profiles.append({"model": model, "batching": batching,
+                                             "workers": workers, "concurrency": concurrency,
+                                             **profiled(server, model, calls, concurrency,
+                                                        seconds, headers, url_for)})
+        except BaseException:
+            print(server.log_tail(), file=sys.stderr)
+            raise
+        finally:
+            server.stop()
+    return points, profiles
+
+
+def profiled(server, model, calls, concurrency, seconds, headers, url_for) -> dict:
+    """The same load again while py-spy samples the model's first worker → profile.shares()."""
+    if not profile.py_spy():
+        return {"samples": 0, "error": "py-spy is not installed (requirements-bench.txt)"}
+    spy = profile.record(server.worker_pids(model)[0], seconds)
+    run_load(url_for, calls, concurrency, profile.whole_seconds(seconds) + 0.5, headers)
+    return profile.shares(spy)
+
+
+def describe(point) -> str:
+    """A point → one progress line."""
+    return (f"  {point['stack']:10} {point['kind']:12} {point['model']:13} {point['body']:6} "
+            f"batch {point['batch_size']:2} workers {point['workers']} c={point['concurrency']:<3} "
+            f"{point['throughput']:8.0f} req/s  p50 {point['p50']:6.1f} ms  p99 {point['p99']:6.1f} ms"
+            + (f"  {point['wrong']} WRONG: {point['problems'][:1]}" if point["wrong"] else ""))

@@ -1,0 +1,136 @@
+"""The benchmark harness: `python -m bench --quick` against real servers writes a valid JSON, report and plots.
+
+Speeds are never asserted (they belong to the figures, not to the tests);
+what is checked is that every kind of point was measured, every answer was
+checked and right, and the report and plots were written from them.
+"""
+
+import json
+import struct
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from bench import noop_handler, profile
+from bench.targets import evaluate
+from tests.conftest import MODELS, ROOT
+
+MODEL = "digits_cnn"
+CONCURRENCIES = [1, 8, 32, 64]
+
+
+@pytest.fixture(scope="module")
+def quick_run(checkpoint_dir, tmp_path_factory):
+    """One quick benchmark of digits_cnn, with real TorchServe servers and the LitServe peer → (result, folder)."""
+    pytest.importorskip("aiohttp", reason="install requirements-bench.txt")
+    pytest.importorskip("litserve", reason="install requirements-bench.txt")
+    if MODEL not in MODELS:
+        pytest.skip(f"{MODEL} is not among TEST_MODELS")
+    out = tmp_path_factory.mktemp("bench")
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--models", MODEL,
+                          "--checkpoints", str(checkpoint_dir), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    [result_path] = out.glob("*.json")
+    return json.loads(result_path.read_text()), out
+
+
+@pytest.mark.timeout(700)
+def test_every_kind_of_point_is_measured_and_every_answer_right(quick_run):
+    result, _ = quick_run
+    points = result["points"]
+    for kind, stack, body, batchings in [("served", "torchserve", "sample", (False, True)),
+                                         ("server limit", "torchserve", "sample", (False, True)),
+                                         ("served", "torchserve", "json", (False, True)),
+                                         ("peer", "litserve", "json", (True,))]:
+        for batching in batchings:
+            measured = sorted(p["concurrency"] for p in points if p["kind"] == kind
+                              and p["stack"] == stack and p["body"] == body
+                              and p["batching"] == batching and p["model"] == MODEL)
+            assert measured == CONCURRENCIES, (kind, stack, body, batching, measured)
+    assert {p["batch_size"] for p in points if p["stack"] == "torchserve" and not p["batching"]} == {1}
+    assert all(p["requests"] > 0 and p["wrong"] == 0 for p in points), [
+        (p["kind"], p["concurrency"], p["problems"]) for p in points if p["wrong"] or not p["requests"]]
+    assert all(p["p50"] <= p["p95"] <= p["p99"] <= p["max"] for p in points)
+    assert all({"frontend", "workers", "load generator"} <= set(p["cores_busy"])
+               for p in points if p["stack"] == "torchserve")
+
+
+@pytest.mark.timeout(700)
+def test_compute_limit_and_preprocessing_share_are_measured(quick_run):
+    result, _ = quick_run
+    compute = result["compute"][MODEL]
+    assert {"1", "8"} <= set(compute["handle"]) and set(compute["handle"]) == set(compute["forward"])
+    assert all(value > 0 for value in [*compute["handle"].values(), *compute["forward"].values()])
+    shares = compute["shares"]
+    assert shares["batch_size"] == result["model_config"][MODEL]["batchSize"]
+    assert 0 < shares["decode"] + shares["preprocess"] < 1
+    assert sum(shares[step] for step in ("decode", "preprocess", "inference", "postprocess",
+                                         "other")) == pytest.approx(1, abs=0.02)
+
+
+@pytest.mark.timeout(700)
+def test_every_target_is_judged_as_a_ratio(quick_run):
+    result, _ = quick_run
+    assert len(result["targets"]) == 4  # one worker count, one model: one target of each kind
+    for target in result["targets"]:
+        assert target["ratio"] is not None and target["ratio"] > 0, target
+        assert target["met"] in (True, False)
+    [profiled] = result["profiles"]
+    assert profiled["samples"] > 0 or profiled["error"]
+
+
+@pytest.mark.timeout(700)
+def test_report_names_its_command_and_links_plots_that_exist(quick_run):
+    result, out = quick_run
+    report = (out / "performance.md").read_text()
+    assert result["command"] in report and "--quick" in report
+    assert "## Targets" in report and "## Compute limit" in report and "## Served over HTTP" in report
+    assert "## Peer" in report and "preprocessing share" in report
+    for target in result["targets"]:
+        assert target["name"] in report
+    for name in ("throughput.png", "latency.png"):
+        assert f"]({name})" in report
+        png = (out / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        assert width > 300 and height > 200
+
+
+def test_the_noop_handler_answers_a_constant_for_each_request():
+    responses = {}
+    context = SimpleNamespace(set_response_content_type=lambda i, t: responses.update({i: t}))
+    assert noop_handler.handle(None, context) is None  # the worker's load call
+    assert noop_handler.handle([{"body": b"x"}, {"data": b"y"}], context) == [noop_handler.ANSWER] * 2
+    assert responses == {0: "application/json", 1: "application/json"}
+    assert json.loads(noop_handler.ANSWER) == {"ok": True}
+
+
+def test_profile_buckets_name_the_handler_step_or_the_wait():
+    base = "run_server (ts/model_service_worker.py:1)"
+    step = base + ";handle (handlers/torchserve_handler.py:2);DigitsCNNHandler.preprocess (handlers/digits_cnn.py:3)"
+    assert profile.bucket(step.split(";")) == "preprocess"
+    waiting = base + ";retrieve_msg (ts/protocol/otf_message_handler.py:4);recv (socket.py:5)"
+    assert profile.bucket(waiting.split(";")) == "waiting for the frontend"
+    assert profile.bucket([base, "create_predict_response (ts/protocol/otf_message_handler.py:6)"]) \
+        == "worker protocol and other"
+
+
+def test_targets_quote_ratios_and_say_when_missed_or_not_measured():
+    def point(kind, throughput, batching=True, concurrency=64, body="sample", stack="torchserve"):
+        return {"kind": kind, "stack": stack, "model": MODEL, "body": body, "batching": batching,
+                "workers": 1, "concurrency": concurrency, "throughput": throughput,
+                "p50": 10.0, "p99": 40.0, "cores_busy": {}}
+    result = {"cores": 2, "settings": {"workers": [1], "models": [MODEL]},
+              "model_config": {MODEL: {"batchSize": 8}},
+              "compute": {MODEL: {"handle": {"1": 500.0, "8": 1000.0}}},
+              "points": [point("served", 700), point("server limit", 2000),
+                         point("served", 600, concurrency=32), point("served", 200, False, 32),
+                         point("served", 100, concurrency=8)]}
+    share, gain, tail, peer = evaluate(result)
+    assert share["ratio"] == pytest.approx(0.7) and share["met"] is False  # 700 of min(1000, 2000)
+    assert gain["ratio"] == pytest.approx(3.0) and gain["met"] is False
+    assert tail["ratio"] == pytest.approx(4.0) and tail["met"] is False
+    assert peer["ratio"] is None and peer["met"] is None and "not measured" in peer["note"]
