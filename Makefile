@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 MODELS := $(basename $(notdir $(wildcard model-config/*.yaml)))
 CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
 
-.PHONY: install checkpoints archive serve stop test reliability clean
+.PHONY: install checkpoints archive serve stop test reliability bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,21 @@ reliability: checkpoints
 	$(BIN)/python -m reliability.crash
 	$(BIN)/python -m reliability.upgrade_drill
 	$(BIN)/python -m reliability.overload
+
+# The benchmark's own packages (load generator, LitServe peer, py-spy), on top of requirements.txt.
+$(VENV)/.bench-installed: requirements-bench.txt | $(VENV)/.installed
+	$(BIN)/pip install -r requirements-bench.txt
+	touch $@
+
+# Compute limit, server limit, served figures and a LitServe peer in one run, about 9 minutes on
+# 2 cores: bench/results/<timestamp>.json, docs/performance.md and docs/performance/*.png.
+bench: checkpoints $(VENV)/.bench-installed
+	$(BIN)/python -m bench
+
+# TorchServe on GPU workers: each worker on a GPU, the same answers as the CPU, the served figures.
+# Without a GPU it says so and exits 0.
+gpu-check: checkpoints $(VENV)/.bench-installed
+	$(BIN)/python -m bench.gpu_check
 
 clean:
 	rm -rf model_store/*.mar logs key_file.json .pytest_cache

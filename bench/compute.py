@@ -8,7 +8,6 @@ this model would.
 """
 
 import time
-from pathlib import Path
 
 import torch
 

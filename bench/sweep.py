@@ -20,7 +20,7 @@ from bench.stores import ROOT, build_store, checkpoint, config_dir, noop_name, s
 from handlers import handler_class
 from models.checkpoint import load_checkpoint
 from reliability.client import Call, FreshKey
-from reliability.mix import TOLERANCE, expect
+from reliability.mix import expect
 from reliability.testbed import scale
 from tools.torchserve import bearer, start_private
 
