@@ -10,6 +10,7 @@ over the valid requests only, and exactly one answer per request.
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -18,6 +19,10 @@ import torch
 from models.checkpoint import build_model, load_checkpoint
 
 JSON_CONTENT_TYPE = "application/json"
+# Seconds a batch may spend on explanations before refusing the rest (503):
+# with one worst-case explanation on top it stays inside the 30 s responseTimeout,
+# past which TorchServe would kill the worker and fail the whole batch.
+EXPLAIN_BUDGET_S = 10
 
 
 class InvalidInput(Exception):
@@ -225,7 +230,14 @@ class ModelHandler:
 
         # Explanations are computed one request at a time: each runs the model
         # many times with gradients, and shares nothing with the batch.
-        for index in [i for i in sorted(inputs) if requests[i].explain]:
+        started = time.monotonic()
+        explained = [i for i in sorted(inputs) if requests[i].explain]
+        for position, index in enumerate(explained):
+            if position and time.monotonic() - started > EXPLAIN_BUDGET_S:
+                inputs.pop(index)
+                answers[index] = Answer(503, {"code": 503, "type": "Busy", "message": (
+                    "too many explanations arrived together; send this one again")})
+                continue
             try:
                 explanation = self.explain(payloads[index], to_device(inputs.pop(index), self.device))
                 answers[index] = Answer(200, explanation)

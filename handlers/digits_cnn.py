@@ -10,6 +10,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from handlers.base import (InvalidInput, ModelHandler, Request, as_bytes, is_json, json_object,
                            json_type, json_value)
+from handlers.explanations import explain_digit
 from models.digits_cnn import prepare_digit_image
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
@@ -98,6 +99,12 @@ class DigitsCNNHandler(ModelHandler):
         top_k = [{"label": self.labels[i], "probability": round(float(p), 4)}
                  for p, i in zip(top.values.tolist(), top.indices.tolist())]
         return {"label": top_k[0]["label"], "probability": top_k[0]["probability"], "top_k": top_k}
+
+    def explain(self, image: Image.Image, pixels: torch.Tensor) -> dict:
+        """Pillow image and its [1, 1, 8, 8] model input → the answer plus 8×8 per-pixel
+        attributions toward the predicted digit (Integrated Gradients from a blank page) and
+        their heatmap PNG."""
+        return explain_digit(self, image, pixels)
 
 
 HANDLER = DigitsCNNHandler  # what the TorchServe adapter builds for a digits_cnn checkpoint

@@ -4,6 +4,7 @@ import torch
 
 from handlers.base import (InvalidInput, ModelHandler, Request, json_object, json_type, json_value,
                            media_type)
+from handlers.explanations import explain_review
 from models.sentiment_rnn import MAX_TEXT_CHARS, normalize_text, pad_token_ids
 
 USAGE = 'send the review as a text/plain body, or JSON {"text": "..."}'
@@ -75,6 +76,11 @@ class SentimentRNNHandler(ModelHandler):
         if positive >= 0.5:
             return {"label": self.labels[1], "probability": round(positive, 4)}
         return {"label": self.labels[0], "probability": round(1.0 - positive, 4)}
+
+    def explain(self, text: str, model_input: tuple) -> dict:
+        """Review text and its ([1, T] token ids, [1] length) → the answer plus each token's
+        attribution toward the answered label (Integrated Gradients from an all-<unk> text)."""
+        return explain_review(self, text, model_input)
 
 
 HANDLER = SentimentRNNHandler  # what the TorchServe adapter builds for a sentiment_rnn checkpoint

@@ -32,22 +32,24 @@ class InProcessHandler:
         """A TorchServe Context for a batch of rows, as the worker builds it.
 
         A row's "_content_types" entry ({field: content type}) becomes the
-        per-field headers TorchServe records, and is removed from the row.
+        per-field headers TorchServe records, a row's "_headers" entry ({name: value})
+        request headers such as {"explain": "True"}; both are removed from the row.
         """
         manifest = {"model": {"modelName": self.family, "serializedFile": "model.pt",
                               "handler": "torchserve_handler.py"}}
         context = Context(self.family, str(self.model_dir), manifest, self.settings["batchSize"],
                           None, "0.12.0", model_yaml_config=self.settings)
         context.request_processor = [
-            RequestProcessor({name: {"content-type": content_type}
-                              for name, content_type in row.pop("_content_types", {}).items()})
+            RequestProcessor({**row.pop("_headers", {}),
+                              **{name: {"content-type": content_type}
+                                 for name, content_type in row.pop("_content_types", {}).items()}})
             for row in rows
         ]
         return context
 
     def run(self, rows):
         """Rows → [(status, decoded JSON body)] through handle(), as TorchServe would call it."""
-        rows = [dict(row) for row in rows]  # context() takes "_content_types" out of each row
+        rows = [dict(row) for row in rows]  # context() takes "_content_types" and "_headers" out
         context = self.context(rows)
         bodies = self.adapter.handle(rows, context)
         assert len(bodies) == len(rows)
