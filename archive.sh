@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Package trained checkpoints with the serving code into TorchServe archives.
 #
-#   ./archive.sh [--version X] [--model-store DIR] [--checkpoints DIR] [--model-config DIR] [MODEL ...]
+#   ./archive.sh [--version X] [--model-store DIR] [--checkpoints DIR] [--model-config DIR]
+#                [--format eager|compile|aoti|int8] [MODEL ...]
 #
 # Writes DIR/<model>.mar (default model_store/) for each MODEL (default: all).
 # Each archive ships the checkpoint, the models/ and handlers/ packages and
 # <model>.yaml from --model-config (default model-config/: workers, batching, timeouts).
+# --format picks how the worker runs the model (default: the yaml's handler.format,
+# else eager): eager, compile (torch.compile at worker start), aoti (compiled
+# here into model.pt2 by AOTInductor; needs g++) or int8 (dynamic quantization).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +23,7 @@ STORE="$ROOT/model_store"
 CHECKPOINTS="$ROOT/checkpoints"
 MODEL_CONFIG="$ROOT/model-config"
 VERSION=""
+FORMAT=""
 MODELS=()
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
@@ -30,12 +35,17 @@ while [ $# -gt 0 ]; do
     --model-store) [ $# -ge 2 ] || fail "--model-store needs a directory"; STORE="$2"; shift 2 ;;
     --checkpoints) [ $# -ge 2 ] || fail "--checkpoints needs a directory"; CHECKPOINTS="$2"; shift 2 ;;
     --model-config) [ $# -ge 2 ] || fail "--model-config needs a directory"; MODEL_CONFIG="$2"; shift 2 ;;
+    --format) [ $# -ge 2 ] || fail "--format needs one of eager, compile, aoti, int8"; FORMAT="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) fail "unknown option $1 (see --help)" ;;
     *) MODELS+=("$1"); shift ;;
   esac
 done
 [ ${#MODELS[@]} -gt 0 ] || MODELS=("${ALL_MODELS[@]}")
+case "$FORMAT" in
+  ""|eager|compile|aoti|int8) ;;
+  *) fail "unknown format '$FORMAT' (known: eager, compile, aoti, int8)" ;;
+esac
 
 # Prefer the project's virtual environment when there is one.
 if [ -x "$ROOT/.venv/bin/python" ]; then
@@ -70,14 +80,34 @@ for model in "${MODELS[@]}"; do
       fail "cannot read the version from $checkpoint"
   fi
 
+  # The format, and for aoti the compiled package, go in a folder of their own
+  # whose contents land in the archive root, beside the checkpoint.
+  format="$FORMAT"
+  if [ -z "$format" ]; then
+    format="$(cd "$ROOT" && python -c 'import sys, yaml; print(((yaml.safe_load(open(sys.argv[1])) or {}).get("handler") or {}).get("format") or "eager")' "$config")" ||
+      fail "cannot read handler.format from $config"
+  fi
+  extras="$STAGE/$model"
+  mkdir -p "$extras"
+  echo "$format" > "$extras/model_format"
+  if [ "$format" = aoti ]; then
+    command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 ||
+      fail "--format aoti compiles C++: install g++ (Debian/Ubuntu: apt-get install g++), or use --format eager"
+    # Compiled with the thread count the worker will use (handler.torch_threads, else cores / maxWorkers).
+    threads="$(cd "$ROOT" && python -c 'import sys, yaml; from handlers.base import threads_per_worker; c = yaml.safe_load(open(sys.argv[1])) or {}; print((c.get("handler") or {}).get("torch_threads") or threads_per_worker(c.get("maxWorkers", 1)))' "$config")"
+    echo "archive.sh: compiling $model with AOTInductor (takes a few seconds)"
+    (cd "$ROOT" && PYTHONWARNINGS=ignore python -m handlers.formats "$checkpoint" "$extras/model.pt2" "$threads" >/dev/null) ||
+      fail "could not compile $model for aoti"
+  fi
+
   torch-model-archiver \
     --model-name "$model" \
     --version "$version" \
     --serialized-file "$checkpoint" \
     --handler "$ROOT/handlers/torchserve_handler.py" \
-    --extra-files "$STAGE/code" \
+    --extra-files "$STAGE/code,$extras" \
     --config-file "$config" \
     --export-path "$STORE" \
     --force
-  echo "archive.sh: wrote $STORE/$model.mar (version $version)"
+  echo "archive.sh: wrote $STORE/$model.mar (version $version, format $format)"
 done

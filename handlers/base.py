@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import torch
 
+from handlers.formats import served_model
 from models.checkpoint import build_model, load_checkpoint
 
 JSON_CONTENT_TYPE = "application/json"
@@ -166,20 +167,30 @@ class ModelHandler:
 
     family: str = ""  # the checkpoint family this handler serves
     sample: tuple = ()  # (file under samples/, content type): the request make serve suggests
+    model_dtype = torch.float32  # the dtype the model computes in
 
-    def __init__(self, checkpoint: dict, device="cpu"):
+    def __init__(self, checkpoint: dict, device="cpu", model_format="eager", package=None):
         if checkpoint["family"] != self.family:
             raise ValueError(f"{type(self).__name__} serves {self.family!r}, "
                              f"not a {checkpoint['family']!r} checkpoint")
         self.checkpoint = checkpoint
         self.labels = list(checkpoint["labels"])
         self.device = torch.device(device)
-        self.model = build_model(checkpoint, self.device)
+        # The eager module: explanations and the handlers' attributes use it;
+        # `served` is the same model in the format chosen for inference.
+        self.model = build_model(checkpoint, self.device).to(self.model_dtype)
+        self.model_format = model_format
+        self.served = served_model(self, model_format, package)
 
     @classmethod
-    def from_checkpoint_file(cls, path, device="cpu"):
-        """Checkpoint path → handler with its model loaded (weights_only) on `device`."""
-        return cls(load_checkpoint(path), device)
+    def from_checkpoint_file(cls, path, device="cpu", model_format="eager", package=None):
+        """Checkpoint path (and a format, with its .pt2 for aoti) → handler with its model loaded
+        (weights_only) on `device`."""
+        return cls(load_checkpoint(path), device, model_format, package)
+
+    def example_input(self):
+        """→ one request's model input, any valid values: what export and compile trace."""
+        raise NotImplementedError
 
     # The steps a family overrides.
 
@@ -200,7 +211,7 @@ class ModelHandler:
 
     def inference(self, batch):
         """Batch on the device → batched model output, one row per example."""
-        return self.model(*batch) if isinstance(batch, tuple) else self.model(batch)
+        return self.served(*batch) if isinstance(batch, tuple) else self.served(batch)
 
     def postprocess(self, payload, output: torch.Tensor):
         """One request's payload and its slice of the output (on the CPU) → JSON-serializable answer."""

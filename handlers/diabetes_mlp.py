@@ -59,12 +59,14 @@ class DiabetesMLPHandler(ModelHandler):
     family = "diabetes_mlp"
     sample = ("samples/patient.json", "application/json")
 
-    def __init__(self, checkpoint: dict, device="cpu"):
-        super().__init__(checkpoint, device)
-        # float32 sums differ in the last bit with the number of rows in a batch,
-        # enough to flip a rounded answer now and then; in float64 a record's
-        # answer does not depend on the requests it shares a batch with.
-        self.model.double()
+    # float32 sums differ in the last bit with the number of rows in a batch,
+    # enough to flip a rounded answer now and then; in float64 a record's
+    # answer does not depend on the requests it shares a batch with.
+    model_dtype = torch.float64
+
+    def example_input(self) -> torch.Tensor:
+        """→ one record's model input, [1, 10] float64."""
+        return self.preprocess(Records([[1.0] * len(FEATURES)], as_list=False))
 
     def decode(self, request: Request) -> Records:
         """JSON record or list of records → Records; raises InvalidInput naming the field and record."""

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from handlers.base import (InvalidInput, ModelHandler, Request, as_bytes, is_json, json_object,
                            json_type, json_value)
 from handlers.explanations import explain_digit
-from models.digits_cnn import prepare_digit_image
+from models.digits_cnn import IMAGE_SIZE, prepare_digit_image
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 # 4096 × 4096: a 16-megapixel phone photo fits; larger is refused before any
@@ -83,6 +83,10 @@ class DigitsCNNHandler(ModelHandler):
         if is_json(request):
             return open_image(image_bytes_from_json(json_value(request)))
         return open_image(as_bytes(request.body))
+
+    def example_input(self) -> torch.Tensor:
+        """→ one picture's model input, [1, 1, 8, 8] ink on 0–16."""
+        return torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """Pillow image → [1, 1, 8, 8] ink on 0–16, through the same function training used."""

@@ -46,10 +46,10 @@ class DigitsGANHandler(ModelHandler):
     family = "digits_gan"
     sample = ("samples/gan_request.json", "application/json")
 
-    def __init__(self, checkpoint: dict, device="cpu"):
+    def __init__(self, checkpoint: dict, device="cpu", model_format="eager", package=None):
         # Always the CPU: a generator this small gains nothing from a GPU, and
         # CPU arithmetic keeps a seed's images byte-identical on every machine.
-        super().__init__(checkpoint, "cpu")
+        super().__init__(checkpoint, "cpu", model_format, package)
 
     def decode(self, request: Request) -> dict:
         """JSON {"digit", "count"?, "seed"?} → {"digit", "count", "seed"}, defaults filled in; raises InvalidInput."""
@@ -61,6 +61,10 @@ class DigitsGANHandler(ModelHandler):
                      else secrets.randbelow(RANDOM_SEED_LIMIT)),
         }
 
+    def example_input(self) -> tuple:
+        """→ one image's model input: (noise [1, noise_dim], label [1])."""
+        return self.preprocess({"digit": 0, "count": 1, "seed": 0})
+
     def preprocess(self, request: dict) -> tuple:
         """{"digit", "count", "seed"} → (noise [count, noise_dim] from the seed alone, labels [count])."""
         noise = request_noise(request["seed"], request["count"], self.model.noise_dim)
@@ -68,7 +72,7 @@ class DigitsGANHandler(ModelHandler):
 
     def inference(self, batch: tuple) -> torch.Tensor:
         """(noise, labels) of the whole batch → [N, 1, 8, 8] ink, each image computed on its own."""
-        return generate(self.model, *batch)
+        return generate(self.served, *batch)
 
     def postprocess(self, request: dict, images: torch.Tensor) -> dict:
         """One request and its [count, 1, 8, 8] images → {"digit", "seed", "images": [base64 PNG, …]}."""

@@ -54,6 +54,10 @@ class SentimentRNNHandler(ModelHandler):
             return text_from_json(json_value(request))
         return body if isinstance(body, str) else text_from_bytes(body)
 
+    def example_input(self) -> tuple:
+        """→ one review's model input: ([1, 3] token ids, [1] length)."""
+        return self.preprocess("a good film")
+
     def preprocess(self, text: str):
         """Review text → ([1, T] token ids, [1] length), normalized and tokenized as in training."""
         if len(text) > MAX_TEXT_CHARS:

@@ -10,6 +10,7 @@ import os
 import torch
 
 from handlers import handler_class
+from handlers.formats import PACKAGE_FILE, format_in
 from handlers.base import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
                            pick_device, threads_per_worker)
 from models.checkpoint import load_checkpoint
@@ -79,6 +80,15 @@ def request_media_type(context, index) -> str:
     return value.split(";")[0].strip().lower()
 
 
+def set_interop_threads(count):
+    """Size torch's inter-op pool once per process (it runs independent ops side by side, which
+    these small models never have); later calls are refused by torch and ignored here."""
+    try:
+        torch.set_num_interop_threads(count)
+    except RuntimeError:  # already set, or inter-op work already started
+        pass
+
+
 class TorchServeHandler:
     """Adapts TorchServe's initialize/handle protocol to a family's ModelHandler."""
 
@@ -94,14 +104,18 @@ class TorchServeHandler:
         threads = handler_settings.get("torch_threads") or threads_per_worker(
             settings.get("maxWorkers", 1))
         torch.set_num_threads(int(threads))
+        set_interop_threads(1)
 
-        path = os.path.join(properties["model_dir"], context.manifest["model"]["serializedFile"])
+        model_dir = properties["model_dir"]
+        path = os.path.join(model_dir, context.manifest["model"]["serializedFile"])
         checkpoint = load_checkpoint(path)
         device = pick_device(properties.get("gpu_id"))
-        self.handler = handler_class(checkpoint["family"])(checkpoint, device)
+        model_format = format_in(model_dir, settings)
+        self.handler = handler_class(checkpoint["family"])(
+            checkpoint, device, model_format, os.path.join(model_dir, PACKAGE_FILE))
         self.initialized = True
-        log.info("loaded %s version %s on %s with %d torch threads", checkpoint["family"],
-                 checkpoint["version"], device, torch.get_num_threads())
+        log.info("loaded %s version %s on %s as %s with %d torch threads", checkpoint["family"],
+                 checkpoint["version"], device, model_format, torch.get_num_threads())
 
     def handle(self, data, context):
         """TorchServe batch → one JSON body per request, with per-request status codes."""

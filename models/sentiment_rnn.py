@@ -38,8 +38,16 @@ _TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|\w+(?:'\w+)*|[^\w\s]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
 
+# In ASCII the only illegal characters are the controls (Cc): this table drops
+# them in one C pass, where the per-character check below runs in Python.
+_ASCII_CONTROLS = {code: None for code in (*range(0x20), 0x7F)
+                   if chr(code) not in _WHITESPACE_CONTROLS}
+
+
 def strip_illegal_characters(text: str) -> str:
     """Text → the same text without control, format, surrogate, private-use or unassigned characters."""
+    if text.isascii():
+        return text.translate(_ASCII_CONTROLS)
     return "".join(ch for ch in text if ch in _WHITESPACE_CONTROLS
                    or unicodedata.category(ch) not in _ILLEGAL_CATEGORIES)
 
