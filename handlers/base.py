@@ -21,9 +21,10 @@ from models.checkpoint import build_model, load_checkpoint
 
 JSON_CONTENT_TYPE = "application/json"
 # Seconds a batch may spend on explanations before refusing the rest (503):
-# with one worst-case explanation on top it stays inside the 30 s responseTimeout,
-# past which TorchServe would kill the worker and fail the whole batch.
-EXPLAIN_BUDGET_S = 10
+# with one worst-case explanation (5-12 s, by CPU load) on top it stays inside
+# the 30 s responseTimeout, past which TorchServe would kill the worker and fail
+# the whole batch.
+EXPLAIN_BUDGET_S = 5
 
 
 class InvalidInput(Exception):

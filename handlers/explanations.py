@@ -35,9 +35,9 @@ TOLERANCE = 0.01
 # Below this many logits the difference itself is float noise on the path.
 ABSOLUTE_TOLERANCE = 1e-3
 FIRST_INTERVALS = 32
-# The worst case, a 256-token text that needs every halving (513 points), takes
-# about 4 s on one idle core: well inside the worker's 30 s responseTimeout
-# (base.EXPLAIN_BUDGET_S bounds a batch of many).
+# The worst case, a 256-token text that needs every halving (513 points), took
+# 5-12 s on one thread here, by CPU load: inside the worker's 30 s
+# responseTimeout (base.EXPLAIN_BUDGET_S bounds a batch of many).
 MOST_INTERVALS = 512
 # Path points a GRU evaluates in one forward/backward pass over a review: past
 # about 64 of 256-token texts the pass gets slower per point (cache), not faster.
