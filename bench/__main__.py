@@ -54,6 +54,8 @@ def arguments():
                         help="extra archive.sh options, quoted (e.g. '--format compile')")
     parser.add_argument("--checkpoints", type=Path, default=None,
                         help="folder of <model>/model.pt (default checkpoints/)")
+    parser.add_argument("--report-from", type=Path, default=None, metavar="JSON",
+                        help="measure nothing: rewrite the report and plots from a run's JSON")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the JSON, report and plots all in this folder (default: "
                              "bench/results/, docs/performance.md, docs/performance/)")
@@ -82,6 +84,12 @@ def main():
     archive_args = shlex.split(args.archive_args)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     json_path, report_path, plots = outputs(args, stamp)
+    if args.report_from:
+        result = json.loads(args.report_from.read_text())
+        result["targets"] = evaluate(result)
+        write_report(result, args.report_from, report_path, plots)
+        print(f"wrote {report_path} and plots in {plots} from {args.report_from}")
+        return 0
     began = time.monotonic()
 
     result = {

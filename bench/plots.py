@@ -8,6 +8,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 from bench.targets import compute_limit  # noqa: E402
 
 
+def panels(count):
+    """Number of models → a figure and a flat list of axes, two panels a row."""
+    rows = (count + 1) // 2
+    figure, axes = plt.subplots(rows, min(count, 2), figsize=(6.5 * min(count, 2), 4.2 * rows),
+                                squeeze=False)
+    flat = list(axes.flat)
+    for spare in flat[count:]:
+        spare.set_visible(False)
+    return figure, flat
+
+
+def concurrency_axis(axis, concurrencies):
+    """Log-scaled x axis labelled with the concurrencies measured."""
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(concurrencies, [str(c) for c in concurrencies])
+    axis.set_xlabel("concurrency (requests in flight)")
+
+
 def series(points, **wanted) -> list:
     """Points and field values → those points, by concurrency."""
     return sorted((p for p in points if all(p.get(k) == v for k, v in wanted.items())),
@@ -18,8 +36,8 @@ def throughput_plot(result, path):
     """One panel per model: served requests/s against concurrency for each batching and worker
     setting, the server limit (no-op twin) dashed, the compute limit dotted, the peer in grey."""
     models = result["settings"]["models"]
-    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
-    for axis, model in zip(axes[0], models):
+    figure, axes = panels(len(models))
+    for axis, model in zip(axes, models):
         for batching in (False, True):
             for workers in result["settings"]["workers"]:
                 label = f"batching {'on' if batching else 'off'}, {workers} worker(s)"
@@ -41,11 +59,11 @@ def throughput_plot(result, path):
         if peer:
             axis.plot([p["concurrency"] for p in peer], [p["throughput"] for p in peer],
                       marker="s", color="grey", label="LitServe peer (JSON body)")
-        axis.set_xscale("log", base=2)
+        concurrency_axis(axis, result["settings"]["concurrencies"])
+        axis.set_yscale("log")
         axis.set_title(model)
-        axis.set_xlabel("concurrency (requests in flight)")
         axis.set_ylabel("right answers per second")
-        axis.grid(alpha=0.3)
+        axis.grid(alpha=0.3, which="both")
         axis.legend(fontsize=6)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -55,8 +73,8 @@ def throughput_plot(result, path):
 def latency_plot(result, path):
     """One panel per model: p50, p95 and p99 against concurrency, batching on and off, 1 worker."""
     models = result["settings"]["models"]
-    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
-    for axis, model in zip(axes[0], models):
+    figure, axes = panels(len(models))
+    for axis, model in zip(axes, models):
         for batching, style in ((True, "-"), (False, "--")):
             points = series(result["points"], kind="served", model=model, body="sample",
                             batching=batching, workers=result["settings"]["workers"][0])
@@ -64,10 +82,9 @@ def latency_plot(result, path):
                 axis.plot([p["concurrency"] for p in points], [p[share] for p in points],
                           linestyle=style, marker="o", color=color,
                           label=f"{share}, batching {'on' if batching else 'off'}")
-        axis.set_xscale("log", base=2)
+        concurrency_axis(axis, result["settings"]["concurrencies"])
         axis.set_yscale("log")
         axis.set_title(f"{model}, {result['settings']['workers'][0]} worker(s)")
-        axis.set_xlabel("concurrency (requests in flight)")
         axis.set_ylabel("latency (ms)")
         axis.grid(alpha=0.3, which="both")
         axis.legend(fontsize=6)

@@ -29,6 +29,12 @@ def cpu_seconds(processes) -> dict:
     return totals
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on this machine has spent so far (all cores, idle and I/O wait excluded)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def summary(outcomes, elapsed) -> dict:
     """Outcomes of a run and its seconds → counts, requests/s answered right, latency percentiles (ms)."""
     right = [o for o in outcomes if o.ok]
@@ -46,13 +52,17 @@ def summary(outcomes, elapsed) -> dict:
 
 
 def measure_point(url_for, calls, concurrency, seconds, warm_up_s, headers, processes) -> dict:
-    """Warm up, then load for `seconds` → summary() plus the cores each process role kept busy."""
+    """Warm up, then load for `seconds` → summary() plus the cores each process role kept busy,
+    and those the rest of the machine's processes took meanwhile."""
     if warm_up_s > 0:
         run_load(url_for, calls, concurrency, warm_up_s, headers)
     processes = {**processes, "load generator": [psutil.Process()]}
-    before = cpu_seconds(processes)
+    before, machine_before = cpu_seconds(processes), machine_busy_seconds()
     outcomes, elapsed = run_load(url_for, calls, concurrency, seconds, headers)
-    after = cpu_seconds(processes)
+    after, machine_after = cpu_seconds(processes), machine_busy_seconds()
     figures = summary(outcomes, elapsed)
-    figures["cores_busy"] = {role: (after[role] - before[role]) / elapsed for role in processes}
+    busy = {role: (after[role] - before[role]) / elapsed for role in processes}
+    # Whatever else ran meanwhile (other work on the machine) moves the figures too.
+    busy["other processes"] = max(0.0, (machine_after - machine_before) / elapsed - sum(busy.values()))
+    figures["cores_busy"] = busy
     return figures
