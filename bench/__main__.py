@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import compute, peer, sweep
 from bench.report import write_report
-from bench.stores import ROOT, settings
+from bench.stores import ROOT, model_format, settings
 from bench.targets import evaluate
 from bench.points import CORES
 from reliability.report import machine
@@ -50,8 +50,9 @@ def arguments():
     parser.add_argument("--workers", default=None,
                         help="comma-separated worker counts (default 1,2; quick 1)")
     parser.add_argument("--no-peer", action="store_true", help="leave out the LitServe peer")
-    parser.add_argument("--archive-args", default="",
-                        help="extra archive.sh options, quoted (e.g. '--format compile')")
+    parser.add_argument("--format", default=None,
+                        help="model format for every model, served and in process: eager, compile, "
+                             "aoti or int8 (default: each model-config's handler.format, else eager)")
     parser.add_argument("--checkpoints", type=Path, default=None,
                         help="folder of <model>/model.pt (default checkpoints/)")
     parser.add_argument("--report-from", type=Path, default=None, metavar="JSON",
@@ -81,7 +82,7 @@ def main():
     compute_seconds = args.compute_seconds or (0.1 if quick else 0.5)
     workers = [int(w) for w in (args.workers or ("1" if quick else "1,2")).split(",")]
     models = args.models.split(",")
-    archive_args = shlex.split(args.archive_args)
+    formats = {model: model_format(model, args.format) for model in models}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     json_path, report_path, plots = outputs(args, stamp)
     if args.report_from:
@@ -98,7 +99,8 @@ def main():
         "machine": machine(), "cores": CORES,
         "settings": {"quick": quick, "seconds": seconds, "warm_up_s": warm_up,
                      "compute_seconds": compute_seconds, "concurrencies": list(CONCURRENCIES),
-                     "workers": workers, "models": models, "archive_args": archive_args},
+                     "workers": workers, "models": models, "format": args.format},
+        "formats": formats,
         "model_config": {m: {k: settings(m).get(k) for k in
                              ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers")}
                          for m in models},
@@ -107,15 +109,16 @@ def main():
     for model in models:
         sizes = sorted({*(BATCH_SIZES[:2] if quick else BATCH_SIZES),
                         int(settings(model).get("batchSize", 1))})
-        print(f"in-process: {model} at batch sizes {sizes} …", flush=True)
-        result["compute"][model] = compute.measure(model, sizes, compute_seconds)
+        print(f"in-process: {model} ({formats[model]}) at batch sizes {sizes} …", flush=True)
+        result["compute"][model] = compute.measure(model, sizes, compute_seconds, formats[model])
     for batching in (False, True):
         points, profiles = sweep.sweep(models, batching, workers, CONCURRENCIES, seconds, warm_up,
-                                       archive_args, PROFILE_AT if batching else ())
+                                       args.format, PROFILE_AT if batching else ())
         result["points"] += points
         result["profiles"] += profiles
     if PEER_MODEL in models and not args.no_peer:
-        result["points"] += peer.measure_peer(PEER_MODEL, 1, CONCURRENCIES, seconds, warm_up)
+        result["points"] += peer.measure_peer(PEER_MODEL, 1, CONCURRENCIES, seconds, warm_up,
+                                              args.format)
     result["targets"] = evaluate(result)
     result["minutes"] = (time.monotonic() - began) / 60
 

@@ -7,7 +7,12 @@ serving cost nothing. torch runs on as many threads as a TorchServe worker of
 this model would.
 """
 
+import atexit
+import functools
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -59,13 +64,30 @@ class StepClock:
         return timed
 
 
-def measure(model, batch_sizes, seconds) -> dict:
-    """Model, batch sizes, seconds per figure → requests/s of handle() and of the bare forward pass
-    per batch size, and the share of handle() each step takes."""
+def build_handler(model, model_format="eager"):
+    """Model and format → its ModelHandler on the CPU, serving in that format as a worker would
+    (for aoti, with a .pt2 package compiled here as archive.sh compiles it)."""
+    package = aoti_package(model) if model_format == "aoti" else None
+    return handler_class(model).from_checkpoint_file(checkpoint(model), model_format=model_format,
+                                                     package=package)
+
+
+@functools.lru_cache(maxsize=None)
+def aoti_package(model) -> Path:
+    """Model → its AOTInductor .pt2, compiled once per run (it takes a while) in a temp folder."""
+    from handlers.formats import package_checkpoint
+    folder = Path(tempfile.mkdtemp(prefix="bench-aoti-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return package_checkpoint(checkpoint(model), folder / "model.pt2", worker_threads(model))
+
+
+def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
+    """Model, batch sizes, seconds per figure, format → requests/s of handle() and of the bare
+    forward pass per batch size, and the share of handle() each step takes."""
     torch.set_num_threads(worker_threads(model))
-    handler = handler_class(model).from_checkpoint_file(checkpoint(model))
+    handler = build_handler(model, model_format)
     request = sample_request(handler)
-    figures = {"torch_threads": torch.get_num_threads(), "handle": {}, "forward": {}, "shares": {}}
+    figures = {"format": model_format, "torch_threads": torch.get_num_threads(), "handle": {}, "forward": {}, "shares": {}}
     for size in batch_sizes:
         batch = [request] * size
         runs, elapsed = repeat(lambda: handler.handle(batch), seconds)

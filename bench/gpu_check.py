@@ -111,6 +111,8 @@ def main():
     parser.add_argument("--requests", type=int, default=40,
                         help="test-split requests per model for the parity check (default 40)")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per served point")
+    parser.add_argument("--format", default="eager",
+                        help="model format to serve (default eager; aoti packages are CPU-only)")
     args = parser.parse_args()
     problem = gpu_problem()
     if problem:
@@ -125,7 +127,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         folder = Path(folder)
         store = build_store(folder / "store", models,
-                            config_dir(folder / "model-config", models, batching=True))
+                            config_dir(folder / "model-config", models, batching=True),
+                            ["--format", args.format])
         for noop in store.glob("noop_*.mar"):
             noop.unlink()  # only the real models here
         (folder / "server").mkdir()
@@ -140,7 +143,8 @@ def main():
 
     points = []
     for batching in (False, True):
-        found, _ = sweep.sweep(models, batching, [1], CONCURRENCIES, args.seconds, 0.5)
+        found, _ = sweep.sweep(models, batching, [1], CONCURRENCIES, args.seconds, 0.5,
+                               args.format)
         points += found
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = ROOT / "bench" / "results" / f"gpu-{stamp}.json"

@@ -15,23 +15,22 @@ import litserve
 import torch
 from fastapi import HTTPException
 
-from bench.compute import worker_threads
-from bench.stores import checkpoint, settings
-from handlers import handler_class
+from bench.compute import build_handler, worker_threads
+from bench.stores import model_format, settings
 from handlers.base import InvalidInput, Request, rows, to_device
 
 
 class HandlerAPI(litserve.LitAPI):
     """LitServe's four steps, each one a step of the family's ModelHandler."""
 
-    def __init__(self, model, **batching):
+    def __init__(self, model, model_format="eager", **batching):
         super().__init__(**batching)
-        self.family = model
+        self.family, self.model_format = model, model_format
 
     def setup(self, device):
         """Load the checkpoint on the CPU with as many torch threads as a TorchServe worker uses."""
         torch.set_num_threads(worker_threads(self.family))
-        self.handler = handler_class(self.family).from_checkpoint_file(checkpoint(self.family))
+        self.handler = build_handler(self.family, self.model_format)
 
     def decode_request(self, request):
         """The JSON body LitServe parsed → (payload, model input); a bad body becomes a 400 naming it."""
@@ -70,6 +69,8 @@ def main():
     parser.add_argument("--model", default="digits_cnn", help="model family (default digits_cnn)")
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
     parser.add_argument("--workers", type=int, default=1, help="inference processes (default 1)")
+    parser.add_argument("--format", default=None,
+                        help="eager, compile, aoti or int8 (default: as archive.sh would choose)")
     parser.add_argument("--batching", choices=("on", "off"), default="on",
                         help="on: batchSize and maxBatchDelay from model-config (default); off: 1")
     args = parser.parse_args()
@@ -77,7 +78,8 @@ def main():
     batching = ({"max_batch_size": int(values.get("batchSize", 1)),
                  "batch_timeout": float(values.get("maxBatchDelay", 0)) / 1000}
                 if args.batching == "on" else {"max_batch_size": 1})
-    server = litserve.LitServer(HandlerAPI(args.model, **batching), accelerator="cpu",
+    api = HandlerAPI(args.model, model_format(args.model, args.format), **batching)
+    server = litserve.LitServer(api, accelerator="cpu",
                                 workers_per_device=args.workers, timeout=30)
     server.run(host="127.0.0.1", port=args.port, num_api_servers=1, log_level="warning",
                generate_client_file=False)

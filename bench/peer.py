@@ -17,16 +17,18 @@ import requests
 
 from bench.points import measure_point
 from bench.stores import ROOT, settings
+from bench.stores import model_format as format_for
 from bench.sweep import describe, expected_calls, json_image_body
 from tools.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
 
 START_TIMEOUT_S = 180
 
 
-def start(model, port, workers, key, log_file):
+def start(model, port, workers, key, log_file, model_format):
     """Launch the LitServe peer → its process (in its own session)."""
     return subprocess.Popen([sys.executable, "-m", "bench.litserve_peer", "--model", model,
-                             "--port", str(port), "--workers", str(workers)],
+                             "--port", str(port), "--workers", str(workers),
+                             "--format", model_format],
                             cwd=ROOT, env={**os.environ, "LIT_SERVER_API_KEY": key},
                             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -48,15 +50,18 @@ def wait_healthy(process, url, key, log_path):
         raise RuntimeError(f"LitServe peer did not get healthy:\n{log.read()[-3000:]}")
 
 
-def measure_peer(model, workers, concurrencies, seconds, warm_up_s, log=print) -> list:
-    """LitServe with the model's batch settings → one figure dict per concurrency."""
+def measure_peer(model, workers, concurrencies, seconds, warm_up_s, model_format=None,
+                 log=print) -> list:
+    """LitServe with the model's batch settings and format (None: model-config's) → one figure
+    dict per concurrency."""
+    model_format = format_for(model, model_format)
     [port] = free_ports(1)
     url, key = f"http://127.0.0.1:{port}", secrets.token_urlsafe(24)
-    calls = expected_calls(model, [json_image_body()])
+    calls = expected_calls(model, [json_image_body()], model_format)
     points = []
     with tempfile.NamedTemporaryFile(prefix="litserve-", suffix=".log") as log_file:
         log(f"starting LitServe peer for {model}, {workers} worker(s) …")
-        process = start(model, port, workers, key, log_file)
+        process = start(model, port, workers, key, log_file, model_format)
         try:
             wait_healthy(process, url, key, log_file.name)
             launcher = psutil.Process(process.pid)

@@ -229,8 +229,10 @@ def write_report(result, json_path, report_path, plots_folder):
         f"- {settings['seconds']} s of load per point after {settings['warm_up_s']} s of warm-up; "
         f"concurrency {', '.join(map(str, settings['concurrencies']))}; "
         f"workers {', '.join(map(str, settings['workers']))}"
-        + (f"; archive.sh {' '.join(settings['archive_args'])}" if settings["archive_args"] else ""),
+        + (f"; archive.sh --format {settings['format']}" if settings.get("format") else ""),
         f"- raw figures: `{shown(json_path, ROOT)}`",
+        "- model formats (archive.sh --format): " + ", ".join(
+            f"{m} {f}" for m, f in result.get("formats", {}).items()),
         "- batching on is each model's model-config/<model>.yaml: "
         + "; ".join(f"{m} batchSize {c['batchSize']}, maxBatchDelay {c['maxBatchDelay']} ms"
                     for m, c in result["model_config"].items())

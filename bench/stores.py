@@ -31,6 +31,12 @@ def settings(model, config_dir=ROOT / "model-config") -> dict:
     return yaml.safe_load((Path(config_dir) / f"{model}.yaml").read_text()) or {}
 
 
+def model_format(model, chosen=None) -> str:
+    """Model and the format asked for (None: not asked) → the format archive.sh will package it in:
+    the one asked for, else model-config's handler.format, else eager."""
+    return chosen or (settings(model).get("handler") or {}).get("format") or "eager"
+
+
 def config_dir(folder, models, batching: bool) -> Path:
     """The repository's model-config files for `models`, with batchSize 1 when batching is off."""
     folder = Path(folder)
@@ -51,7 +57,8 @@ def _env() -> dict:
 
 
 def build_store(store, models, configs, archive_args=()) -> Path:
-    """Models and a model-config folder → `store` with <model>.mar and noop_<model>.mar for each."""
+    """Models, a model-config folder and extra archive.sh options (say ["--format", "int8"]) →
+    `store` with <model>.mar and noop_<model>.mar for each."""
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoint(models[0]).parent.parent),

@@ -16,9 +16,9 @@ from pathlib import Path
 from bench import profile
 from bench.http_load import run_load
 from bench.points import measure_point
-from bench.stores import ROOT, build_store, checkpoint, config_dir, noop_name, settings
+from bench.compute import build_handler
+from bench.stores import ROOT, build_store, config_dir, model_format, noop_name, settings
 from handlers import handler_class
-from models.checkpoint import load_checkpoint
 from reliability.client import Call, FreshKey
 from reliability.mix import expect
 from reliability.testbed import scale
@@ -39,21 +39,21 @@ def json_image_body() -> tuple:
     return json.dumps({"image": base64.b64encode(body).decode()}).encode(), "application/json"
 
 
-def expected_calls(model, bodies) -> list:
-    """Model and (body, content type) pairs → Calls whose answer is the in-process handler's."""
-    trained = load_checkpoint(checkpoint(model))
-    return expect(handler_class(trained["family"])(trained), model, bodies)
+def expected_calls(model, bodies, chosen_format=None) -> list:
+    """Model, (body, content type) pairs and format → Calls whose answer is the in-process
+    handler's, in the format the server runs."""
+    return expect(build_handler(model, model_format(model, chosen_format)), model, bodies)
 
 
-def targets(model) -> list:
+def targets(model, chosen_format=None) -> list:
     """Model → [(kind, body name, calls)]: the model itself and its no-op twin, same bodies."""
     bodies = [sample_body(model)]
-    found = [("served", "sample", expected_calls(model, bodies)),
+    found = [("served", "sample", expected_calls(model, bodies, chosen_format)),
              ("server limit", "sample", [Call(noop_name(model), body, content_type, 200, NOOP_ANSWER)
                                          for body, content_type in bodies])]
     if model == "digits_cnn":
         # The body the LitServe peer takes too, so that comparison is like for like.
-        found.append(("served", "json", expected_calls(model, [json_image_body()])))
+        found.append(("served", "json", expected_calls(model, [json_image_body()], chosen_format)))
     return found
 
 
@@ -63,15 +63,17 @@ def server_processes(server) -> dict:
     return {"frontend": [frontend], "workers": frontend.children(recursive=True)}
 
 
-def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, archive_args=(),
+def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, chosen_format=None,
           profile_at=(), log=print) -> tuple:
-    """Serve `models` with batching on or off → (one figure dict per model or twin, workers and
+    """Serve `models` with batching on or off, in `chosen_format` (None: each model-config's) →
+    (one figure dict per model or twin, workers and
     concurrency; py-spy shares of a worker at each (model, workers, concurrency) in `profile_at`)."""
     points, profiles = [], []
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         folder = Path(folder)
         configs = config_dir(folder / "model-config", models, batching)
-        store = build_store(folder / "model_store", models, configs, archive_args)
+        store = build_store(folder / "model_store", models, configs,
+                            ["--format", chosen_format] if chosen_format else [])
         (folder / "server").mkdir()
         log(f"starting TorchServe, batching {'on' if batching else 'off'}, "
             f"{len(models) * 2} models …")
@@ -80,7 +82,7 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, arc
             key = FreshKey(server)
             headers = lambda: bearer(key())
             url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
-            plan = [(model, *target) for model in models for target in targets(model)]
+            plan = [(model, *target) for model in models for target in targets(model, chosen_format)]
             for workers in workers_list:
                 for name in [n for model in models for n in (model, noop_name(model))]:
                     scale(server, name, workers)
