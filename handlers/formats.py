@@ -2,7 +2,8 @@
 
 - eager: the nn.Module as trained.
 - compile: torch.compile at worker start (Inductor, dynamic batch size);
-  warmed up there, so the first request pays no compilation.
+  warmed up there, so the first request pays no compilation. Inductor
+  writes C++, so the serving machine needs g++.
 - aoti: torch.export + AOTInductor, compiled ahead of time by archive.sh into
   a .pt2 package that ships in the .mar; loading it runs that compiled code,
   so serve only packages built here (docs: README, "Model formats").

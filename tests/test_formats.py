@@ -129,3 +129,22 @@ def test_aoti_archive_serves_the_eager_answers(aoti_server, checkpoint_dir):
     assert [response.json() for response in responses] == expected
     # The worker really runs the compiled package, not an eager fallback.
     assert "as aoti" in server.log_tail(400)
+
+
+def test_compile_is_done_at_worker_start_not_in_the_first_requests(checkpoint_dir):
+    from torch._dynamo.utils import counters
+
+    served = handler(checkpoint_dir, "digits_cnn", "compile")
+    compiled_graphs = counters["stats"]["unique_graphs"]
+    assert compiled_graphs > 0
+    inputs = split_inputs(served)
+    for size in (1, 3, 8, 16):
+        outputs(served, batches(served, inputs[:size], size))
+    assert counters["stats"]["unique_graphs"] == compiled_graphs  # no recompilation
+
+
+def test_default_archive_records_each_models_configured_format(model_store):
+    for archive_path in sorted(model_store.glob("*.mar")):
+        with zipfile.ZipFile(archive_path) as mar:
+            shipped = mar.read(FORMAT_FILE).decode().strip()
+        assert shipped == format_in(model_store / "none", settings(archive_path.stem))

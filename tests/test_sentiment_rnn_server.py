@@ -97,7 +97,7 @@ def test_every_request_form_gets_the_same_answer(server):
 
 def test_model_description_shows_the_settings_from_model_config(server):
     [description] = server.describe("sentiment_rnn")
-    assert (description["batchSize"], description["maxBatchDelay"]) == (16, 5)
+    assert (description["batchSize"], description["maxBatchDelay"]) == (16, 2)
     assert (description["minWorkers"], description["maxWorkers"]) == (1, 2)
     assert description["responseTimeout"] == 30
 
