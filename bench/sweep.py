@@ -25,6 +25,7 @@ from reliability.testbed import scale
 from tools.torchserve import bearer, start_private
 
 NOOP_ANSWER = {"ok": True}
+JIT_WARM_UP = 4  # unmeasured load on each model of a fresh server, in point warm-ups
 
 
 def sample_body(model) -> tuple:
@@ -83,6 +84,10 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
             headers = lambda: bearer(key())
             url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
             plan = [(model, *target) for model in models for target in targets(model, chosen_format)]
+            # The frontend's JVM compiles its hot paths in the first seconds of load; without
+            # this the first points would measure the JIT rather than the server.
+            for model, kind, body, calls in plan:
+                run_load(url_for, calls, 32, JIT_WARM_UP * warm_up_s, headers)
             for workers in workers_list:
                 for name in [n for model in models for n in (model, noop_name(model))]:
                     scale(server, name, workers)
