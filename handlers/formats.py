@@ -107,19 +107,25 @@ def quantized(model: nn.Module) -> nn.Module:
         return quantize_dynamic(model, QUANTIZED_LAYERS, dtype=torch.qint8)
 
 
-def compiled(handler) -> nn.Module:
-    """Handler with its eager model → torch.compile'd model, already compiled for any batch size."""
-    model = torch.compile(handler.model, dynamic=True)
-    # Compile now, in the worker's start-up, not in the first request: under
-    # inference_mode as serving calls it, with one row, a few and many (Dynamo
-    # specializes on one row, and on some layers' small batches). The inputs
-    # are made outside inference_mode, like requests', or their dispatch keys
-    # differ and the first request compiles again.
+def warmed_up(handler, model):
+    """Handler and its model in some format → the same model, run once on one row, a few and many.
+
+    Done in the worker's start-up so the first request pays none of it: for
+    compile, the compilation itself (Dynamo specializes on one row, and on some
+    layers' small batches); for aoti, the package's lazy set-up (about 200 ms).
+    The inputs are made outside inference_mode, like requests', or their
+    dispatch keys differ and the first request compiles again.
+    """
     for rows in WARM_UP_ROWS:
         batch = example_batch(handler, rows)
         with torch.inference_mode():
             call(model, batch)
     return model
+
+
+def compiled(handler) -> nn.Module:
+    """Handler with its eager model → torch.compile'd model, already compiled for any batch size."""
+    return warmed_up(handler, torch.compile(handler.model, dynamic=True))
 
 
 def served_model(handler, name, package=None):
@@ -136,7 +142,7 @@ def served_model(handler, name, package=None):
                           "./archive.sh --format aoti")
     if handler.device.type != "cpu":
         raise FormatError("aoti packages are built for the CPU; serve this model eager on a GPU")
-    return torch._inductor.aoti_load_package(str(package))
+    return warmed_up(handler, torch._inductor.aoti_load_package(str(package)))
 
 
 def package_checkpoint(checkpoint_path, package_path, threads=1) -> Path:
