@@ -226,8 +226,16 @@ class ModelHandler:
     # The shared pipeline.
 
     def handle(self, requests: list) -> list:
-        """Requests → exactly one Answer each; a bad request never fails the others."""
-        return self.answer(requests)
+        """Requests, each plain, KServe v1 or v2 → exactly one Answer each, in its own protocol;
+        the examples of all requests share one `answer` call (one batch), and a bad request
+        never fails the others."""
+        from handlers import protocols  # it builds on this module's Request and Answer
+
+        envelopes = [protocols.open_envelope(request, self) for request in requests]
+        examples = [example for envelope in envelopes for example in envelope.examples]
+        answers = iter(self.answer(examples) if examples else [])
+        return [protocols.close_envelope(envelope, [next(answers) for _ in envelope.examples], self)
+                for envelope in envelopes]
 
     def answer(self, requests: list) -> list:
         """Requests, one example each → exactly one Answer each, from one batched forward pass."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from handlers.base import InvalidInput, ModelHandler, Request, json_object, json_type, json_value
+from handlers.protocols import Tensor
 from models.diabetes_mlp import FEATURES
 
 # Records per request: a list this long is checked and predicted in about
@@ -58,6 +59,9 @@ def record_values(record, index=None) -> list:
 class DiabetesMLPHandler(ModelHandler):
     family = "diabetes_mlp"
     sample = ("samples/patient.json", "application/json")
+    # KServe v2: one row of the ten measurements per example, in FEATURES order.
+    v2_inputs = (Tensor("features", ("FP64", "FP32"), (len(FEATURES),), columns=FEATURES),)
+    v2_outputs = (Tensor("prediction", ("FP64",)),)
 
     # float32 sums differ in the last bit with the number of rows in a batch,
     # enough to flip a rounded answer now and then; in float64 a record's

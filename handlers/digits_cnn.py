@@ -11,6 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from handlers.base import (InvalidInput, ModelHandler, Request, as_bytes, is_json, json_object,
                            json_type, json_value)
 from handlers.explanations import explain_digit
+from handlers.protocols import Tensor
 from models.digits_cnn import IMAGE_SIZE, prepare_digit_image
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
@@ -75,6 +76,13 @@ def open_image(data: bytes) -> Image.Image:
 class DigitsCNNHandler(ModelHandler):
     family = "digits_cnn"
     sample = ("samples/digit_3.png", "image/png")
+    # KServe v2: one base64 image (a data: URL works too) per example, the plain answer's
+    # fields as tensors.
+    v2_inputs = (Tensor("image", ("BYTES",)),)
+    v2_outputs = (Tensor("label", ("BYTES",)), Tensor("probability", ("FP32",)),
+                  Tensor("top_k_label", ("BYTES",), (TOP_K,), field="top_k", item="label"),
+                  Tensor("top_k_probability", ("FP32",), (TOP_K,), field="top_k",
+                         item="probability"))
 
     def decode(self, request: Request) -> Image.Image:
         """Raw image body, or JSON {"image": base64} → decoded Pillow image."""

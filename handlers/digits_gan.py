@@ -7,6 +7,7 @@ import secrets
 import torch
 
 from handlers.base import InvalidInput, ModelHandler, Request, json_object, json_type, json_value
+from handlers.protocols import Tensor
 from models.digits_gan import LABELS, MAX_COUNT, MAX_SEED, generate, render_png, request_noise
 
 FIELDS = ("digit", "count", "seed")
@@ -45,6 +46,13 @@ def integer_field(body: dict, name: str, low: int, high: int) -> int:
 class DigitsGANHandler(ModelHandler):
     family = "digits_gan"
     sample = ("samples/gan_request.json", "application/json")
+    # KServe v2: the plain fields as integer tensors, [N] each; "images" answers [N, count]
+    # base64 PNGs, so one request asks for the same count in every example.
+    v2_inputs = (Tensor("digit", ("INT64", "INT32")),
+                 Tensor("count", ("INT64", "INT32"), required=False),
+                 Tensor("seed", ("INT64", "INT32"), required=False))
+    v2_outputs = (Tensor("digit", ("INT64",)), Tensor("seed", ("INT64",)),
+                  Tensor("images", ("BYTES",), (None,)))
 
     def __init__(self, checkpoint: dict, device="cpu", model_format="eager", package=None):
         # Always the CPU: a generator this small gains nothing from a GPU, and

@@ -5,6 +5,7 @@ import torch
 from handlers.base import (InvalidInput, ModelHandler, Request, json_object, json_type, json_value,
                            media_type)
 from handlers.explanations import explain_review
+from handlers.protocols import Tensor
 from models.sentiment_rnn import MAX_TEXT_CHARS, normalize_text, pad_token_ids
 
 USAGE = 'send the review as a text/plain body, or JSON {"text": "..."}'
@@ -36,6 +37,9 @@ def text_from_bytes(body: bytes) -> str:
 class SentimentRNNHandler(ModelHandler):
     family = "sentiment_rnn"
     sample = ("samples/review.txt", "text/plain")
+    # KServe v2: one review per example as a UTF-8 string.
+    v2_inputs = (Tensor("text", ("BYTES",)),)
+    v2_outputs = (Tensor("label", ("BYTES",)), Tensor("probability", ("FP32",)))
 
     def decode(self, request: Request) -> str:
         """text/plain body, raw UTF-8 bytes, or JSON {"text": "..."} → the review as sent.
