@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 MODELS := $(basename $(notdir $(wildcard model-config/*.yaml)))
 CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
 
-.PHONY: install checkpoints archive serve stop test reliability bench gpu-check clean
+.PHONY: install kserve-venv checkpoints archive serve stop test reliability bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -36,7 +36,15 @@ serve:
 stop: $(VENV)/.installed
 	$(BIN)/python -m tools.serve stop
 
-test: checkpoints
+# kserve's model server (handlers/kserve_server.py) in its own environment: kserve needs psutil<6.
+$(VENV)-kserve/.installed: requirements-kserve.txt
+	$(PYTHON) -m venv $(VENV)-kserve
+	$(VENV)-kserve/bin/pip install -r requirements-kserve.txt
+	touch $@
+
+kserve-venv: $(VENV)-kserve/.installed
+
+test: checkpoints $(VENV)-kserve/.installed
 	$(BIN)/python -m pytest
 
 # Load, soak, worker crash, upgrade and overload checks (docs/reliability.md), each on a
