@@ -1,0 +1,347 @@
+"""`python -m client`, run as a command against real TorchServes: predictions, status, scaling, metrics,
+versions with the model API on, and one clear line with its own exit status when something is wrong."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.prometheus import SERVER, parse, summary
+from client.request_body import BodyError, request_body, sniff
+from tools.torchserve import free_ports, private_config, start_private
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+SERVED = ("digits_cnn", "sentiment_rnn")
+# Keep the caller's TORCHSERVE_* settings (say, from a shell that talks to
+# `make serve`) away from the servers these tests start.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("TORCHSERVE_")}
+
+
+def run_client(*args, config, key_file=None, stdin=None, env=None, timeout=300):
+    """Client arguments → the finished `python -m client` process, its output as text."""
+    command = [sys.executable, "-m", "client", *args, "--config", str(config),
+               *(["--key-file", str(key_file)] if key_file else [])]
+    result = subprocess.run(command, cwd=ROOT, input=stdin, capture_output=True,
+                            timeout=timeout, env={**ENV, **(env or {})})
+    result.stdout, result.stderr = (result.stdout.decode(errors="replace"),
+                                    result.stderr.decode(errors="replace"))
+    return result
+
+
+def one_error_line(result) -> str:
+    """A failed run → its single error line (and checks it printed nothing else)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def served(model_store, tmp_path_factory):
+    """TorchServe with the model API off (the default), serving digits_cnn and sentiment_rnn."""
+    missing = [m for m in SERVED if not (model_store / f"{m}.mar").exists()]
+    if missing:
+        pytest.skip(f"not built in this run (TEST_MODELS): {', '.join(missing)}")
+    folder = tmp_path_factory.mktemp("client")
+    (folder / "store").mkdir()
+    for model in SERVED:
+        shutil.copy(model_store / f"{model}.mar", folder / "store")
+    (folder / "server").mkdir()
+    server = start_private(folder / "server", folder / "store")
+    yield server
+    server.stop()
+
+
+def predict(served, *args, **options):
+    return run_client("predict", *args, config=served.config_path, **options)
+
+
+# Predictions
+
+
+def test_an_image_file_is_sent_as_an_image(served):
+    result = predict(served, "digits_cnn", str(SAMPLES / "digit_3.png"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["label"] == "3"
+    assert result.stdout.startswith("{\n  "), "the answer is printed indented"
+
+
+def test_stdin_is_read_with_a_dash(served):
+    result = predict(served, "digits_cnn", "-", stdin=(SAMPLES / "digit_3.png").read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["label"] == "3"
+
+
+def test_text_a_text_file_and_json_get_the_same_answer(served):
+    review = (SAMPLES / "review.txt").read_text().strip()
+    answers = [predict(served, "sentiment_rnn", argument)
+               for argument in (str(SAMPLES / "review.txt"), review,
+                                json.dumps({"text": review}))]
+    assert [a.returncode for a in answers] == [0, 0, 0], [a.stderr for a in answers]
+    assert len({a.stdout for a in answers}) == 1
+    assert json.loads(answers[0].stdout)["label"] == "positive"
+
+
+def test_a_json_literal_is_sent_as_json_and_a_refusal_prints_the_server_message(served):
+    # Sent as text, this would be read as a review; as JSON it lacks "text".
+    result = predict(served, "sentiment_rnn", '{"review": "great"}')
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "400 InvalidInput" in line and "missing field(s): text" in line
+
+
+def test_a_version_is_reached_by_url(served):
+    assert predict(served, "digits_cnn", str(SAMPLES / "digit_3.png"),
+                   "--version", "1.0").returncode == 0
+    missing = predict(served, "digits_cnn", str(SAMPLES / "digit_3.png"), "--version", "9.9")
+    assert missing.returncode == 1
+    assert "9.9 does not exist" in one_error_line(missing)
+
+
+def test_a_missing_file_is_named_before_anything_is_sent(served):
+    result = predict(served, "digits_cnn", "samples/digit_8.png")
+    assert result.returncode == 2
+    assert "no file samples/digit_8.png" in one_error_line(result)
+
+
+# Status, scaling, metrics
+
+
+def test_status_lists_every_model_with_its_workers(served):
+    result = run_client("status", config=served.config_path)
+    assert result.returncode == 0, result.stderr
+    for model in SERVED:
+        assert f"{model} 1.0 (default)" in result.stdout
+        for pid in served.worker_pids(model):
+            assert f"READY     pid {pid}  cpu" in result.stdout
+    batch = served.describe("digits_cnn")[0]["batchSize"]
+    one = run_client("status", "digits_cnn", config=served.config_path)
+    assert f"batching: up to {batch} requests" in one.stdout
+    assert "sentiment_rnn" not in one.stdout
+    raw = json.loads(run_client("status", "--json", config=served.config_path).stdout)
+    assert set(raw) == set(SERVED) and raw["digits_cnn"][0]["modelVersion"] == "1.0"
+
+
+def test_scale_up_and_back(served):
+    up = run_client("scale", "digits_cnn", "--workers", "2", config=served.config_path)
+    assert up.returncode == 0, up.stderr
+    assert len(served.worker_pids("digits_cnn")) == 2
+    assert "workers: 2 READY of 2 (min 2, max 2)" in up.stdout
+    down = run_client("scale", "digits_cnn", "--workers", "1", config=served.config_path)
+    assert down.returncode == 0, down.stderr
+    assert len(served.worker_pids("digits_cnn")) == 1
+    assert "workers: 1 READY of 1 (min 1, max 1)" in down.stdout
+
+
+def test_the_metrics_summary_lists_each_model(served):
+    for model, sample in (("digits_cnn", "digit_3.png"), ("sentiment_rnn", "review.txt")):
+        assert predict(served, model, str(SAMPLES / sample)).returncode == 0
+    result = run_client("metrics", config=served.config_path)
+    assert result.returncode == 0, result.stderr
+    groups = [line for line in result.stdout.splitlines() if line and not line[0].isspace()]
+    assert set(SERVED) < set(groups) and SERVER in groups
+    for model in SERVED:
+        block = result.stdout.split(f"\n{model}\n", 1)[1].split("\n\n")[0]
+        counted = next(line for line in block.splitlines()
+                       if line.split()[0] == "ts_inference_requests_total")
+        assert int(counted.split()[-1].replace(",", "")) >= 1
+    only = run_client("metrics", "--model", "sentiment_rnn", config=served.config_path)
+    assert "sentiment_rnn" in only.stdout and "digits_cnn" not in only.stdout
+
+
+# Clear errors
+
+
+def test_registration_with_the_model_api_off_says_how_to_switch_it_on(served):
+    for args in (["register", "digits_cnn.mar"], ["unregister", "digits_cnn", "1.0"]):
+        result = run_client(*args, config=served.config_path)
+        assert result.returncode == 1, result.stderr
+        line = one_error_line(result)
+        assert "enable_model_api=false" in line and "tools.serve start --model-api" in line
+
+
+def test_a_server_that_is_down_gets_one_line(served, tmp_path):
+    config = private_config(tmp_path, served.model_store)  # free ports, nothing listening
+    for key_file in (served.keys.path, None):  # `make stop` deletes the key file
+        for args in (["status"], ["predict", "digits_cnn", "-"], ["metrics"]):
+            result = run_client(*args, config=config, key_file=key_file, stdin=b"x")
+            assert result.returncode == 3, (args, result.stderr)
+            line = one_error_line(result)
+            assert "connection refused" in line and "is TorchServe running?" in line
+
+
+def test_a_server_that_does_not_answer_times_out(served):
+    with socket.socket() as silent:  # accepts connections (the backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = run_client("predict", "digits_cnn", str(SAMPLES / "digit_3.png"),
+                            "--timeout", "1", config=served.config_path,
+                            env={"TORCHSERVE_INFERENCE_ADDRESS": address})
+    assert result.returncode == 3
+    line = one_error_line(result)
+    assert f"{address} gave no answer within 1 s (--timeout)" in line
+
+
+def test_a_wrong_key_is_called_stale(served, tmp_path):
+    keys = json.loads(served.keys.path.read_text())
+    for kind in ("inference", "management"):
+        keys[kind]["key"] = "wrongkey"
+    stale = tmp_path / "key_file.json"
+    stale.write_text(json.dumps(keys))
+    for args, kind in ((["predict", "digits_cnn", str(SAMPLES / "digit_3.png")], "inference"),
+                       (["status"], "management")):
+        result = run_client(*args, config=served.config_path, key_file=stale)
+        assert result.returncode == 4
+        line = one_error_line(result)
+        assert f"refused the {kind} key from {stale}" in line and "stale" in line
+
+
+def test_a_missing_key_file_is_named(served, tmp_path):
+    result = run_client("status", config=served.config_path, key_file=tmp_path / "none.json")
+    assert result.returncode == 4
+    assert f"no key file at {tmp_path / 'none.json'}" in one_error_line(result)
+
+
+# Versions, with the model API on
+
+
+@pytest.fixture(scope="module")
+def versioned(served, checkpoint_dir, tmp_path_factory):
+    """`tools.serve start --model-api` on digits_cnn 1.0 → (config, a digits_cnn 2.0 archive outside
+    the store); stopped with `tools.serve stop`."""
+    folder = tmp_path_factory.mktemp("client_versions")
+    (folder / "store").mkdir()
+    shutil.copy(served.model_store / "digits_cnn.mar", folder / "store")
+    config = private_config(folder, folder / "store")
+    assert "enable_model_api=false" in config.read_text()
+    # A private temp dir keeps this server's pid file apart from any `make serve`.
+    env = {**ENV, "TMPDIR": str(folder), "TEMP": str(folder)}
+
+    def serve(*args):
+        return subprocess.run([sys.executable, "-m", "tools.serve", *args, "--config", str(config)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    started = serve("start", "--model-api")
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        subprocess.run([str(ROOT / "archive.sh"), "--version", "2.0", "--checkpoints",
+                        str(checkpoint_dir), "--model-store", str(folder / "v2"), "digits_cnn"],
+                       cwd=ROOT, check=True, capture_output=True, timeout=300,
+                       env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"})
+        yield config, folder / "v2" / "digits_cnn.mar"
+    finally:
+        serve("stop")
+
+
+def test_serve_two_versions_switch_the_default_and_roll_back(versioned):
+    config, new_archive = versioned
+
+    def client(*args):
+        return run_client(*args, config=config)
+
+    def versions():
+        result = client("versions", "digits_cnn")
+        assert result.returncode == 0, result.stderr
+        return [line.split()[1:3] for line in result.stdout.splitlines()]
+
+    assert versions() == [["1.0", "default"]]
+    registered = client("register", str(new_archive))
+    assert registered.returncode == 0, registered.stderr
+    assert "digits_cnn 2.0: 1 worker(s) READY" in registered.stdout
+    assert "the default is still 1.0" in registered.stdout
+    assert (config.parent / "store" / "digits_cnn_v2.0.mar").exists()
+    assert versions() == [["1.0", "default"], ["2.0", "1"]]
+
+    answer = client("predict", "digits_cnn", str(SAMPLES / "digit_3.png"), "--version", "2.0")
+    assert answer.returncode == 0 and json.loads(answer.stdout)["label"] == "3"
+
+    assert client("set-default", "digits_cnn", "2.0").returncode == 0
+    assert versions() == [["1.0", "1"], ["2.0", "default"]]
+    refused = client("unregister", "digits_cnn", "2.0")
+    assert refused.returncode == 1
+    assert "Cannot remove default version" in one_error_line(refused)
+    assert "set-default digits_cnn VERSION" in refused.stderr
+
+    # Roll back: 1.0 is the default again and 2.0 goes.
+    assert client("set-default", "digits_cnn", "1.0").returncode == 0
+    removed = client("unregister", "digits_cnn", "2.0")
+    assert removed.returncode == 0, removed.stderr
+    assert versions() == [["1.0", "default"]]
+    # Registering by file name, from the model store, brings it back.
+    again = client("register", "digits_cnn_v2.0.mar")
+    assert again.returncode == 0, again.stderr
+    assert [v[0] for v in versions()] == ["1.0", "2.0"]
+
+
+def test_register_names_an_archive_it_cannot_find(versioned):
+    config, _ = versioned
+    result = run_client("register", "nothing.mar", config=config)
+    assert result.returncode == 2
+    assert "no archive at nothing.mar" in one_error_line(result)
+
+
+# The parts, without a server
+
+
+def test_request_bodies_get_the_content_type_of_what_they_are(tmp_path):
+    png = (SAMPLES / "digit_3.png").read_bytes()
+    assert request_body(str(SAMPLES / "digit_3.png"))[1] == "image/png"
+    assert request_body(str(SAMPLES / "patient.json"))[1] == "application/json"
+    assert request_body(str(SAMPLES / "review.txt"))[1] == "text/plain"
+    assert request_body('{"digit": 7}') == (b'{"digit": 7}', "application/json")
+    assert request_body("[1, 2]")[1] == "application/json"
+    assert request_body("not bad at all") == (b"not bad at all", "text/plain")
+    assert request_body("42")[1] == "text/plain"  # a bare number is text, not a JSON document
+    assert request_body("{broken")[1] == "text/plain"
+    assert request_body("great.png", content_type="text/plain") == (b"great.png", "text/plain")
+    with pytest.raises(BodyError, match="no file great.png"):
+        request_body("great.png")
+    unnamed = tmp_path / "picture"
+    unnamed.write_bytes(png)
+    assert request_body(str(unnamed))[1] == "image/png"
+    assert [sniff(b) for b in (png, b"\xff\xd8\xff\xe0", b'{"a": 1}', b"hello", b"\xff\x00")] == \
+        ["image/png", "image/jpeg", "application/json", "text/plain", "application/octet-stream"]
+
+
+PROMETHEUS = """\
+# HELP ts_inference_requests_total Torchserve prometheus counter metric with unit: Count
+# TYPE ts_inference_requests_total counter
+ts_inference_requests_total{model_name="digits_cnn",model_version="default",hostname="vm",} 3.0
+ts_inference_requests_total{model_name="digits_cnn",model_version="2.0",hostname="vm",} 1.0
+# HELP ts_inference_latency_microseconds Torchserve prometheus counter metric with unit: Microseconds
+# TYPE ts_inference_latency_microseconds counter
+ts_inference_latency_microseconds{model_name="digits_cnn",model_version="default",hostname="vm",} 30000.0
+# HELP InvalidInput Torchserve prometheus counter metric with unit: Count
+# TYPE InvalidInput counter
+InvalidInput{ModelName="sentiment_rnn",reason="text is \\"empty\\", really",Level="Model",Hostname="vm",} 2.0
+# TYPE MemoryUsed gauge
+MemoryUsed{Level="Host",Hostname="vm",} 3253.5
+Requests2XX 7 1700000000000
+"""
+
+
+def test_prometheus_text_is_grouped_by_model_with_new_metrics_included():
+    metrics = parse(PROMETHEUS)
+    assert metrics["InvalidInput"].samples == [
+        ({"ModelName": "sentiment_rnn", "reason": 'text is "empty", really', "Level": "Model",
+          "Hostname": "vm"}, 2.0)]
+    assert metrics["Requests2XX"].samples == [({}, 7.0)]
+    lines = summary(metrics)
+    assert [line for line in lines if not line.startswith(" ")] == ["digits_cnn", "sentiment_rnn",
+                                                                    SERVER]
+    text = "\n".join(" ".join(line.split()) for line in lines)
+    assert "ts_inference_latency_microseconds counter 30,000 µs (mean 10.00 ms per request)" in text
+    assert 'ts_inference_requests_total{model_version="2.0"}' in text
+    assert 'InvalidInput{reason="text is "empty", really"}' in text
+    assert "MemoryUsed gauge 3,253.50" in text and "Requests2XX untyped 7" in text
+    assert summary(metrics, "sentiment_rnn")[0] == "sentiment_rnn"
+    assert summary(metrics, "nope") == []
+    with pytest.raises(ValueError, match="line 2"):
+        parse("ok 1\nbroken{a=1} 2\n")
