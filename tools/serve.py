@@ -1,6 +1,7 @@
 """Start or stop the project's TorchServe (`make serve`, `make stop`).
 
     python -m tools.serve start   # start in the background, wait for READY workers, print curl commands
+    python -m tools.serve start --model-api   # the same, with register/unregister/set-default on
     python -m tools.serve stop
 
 Safe to run again: a server that is already running is left as it is.
@@ -42,9 +43,13 @@ def curl_command(server, model):
             f"  -H \"Content-Type: {content_type}\" --data-binary @{path}")
 
 
-def start(config):
+def start(config, model_api=False):
     # TorchServe runs from the config's folder: its logs/ and key_file.json land there.
     server = TorchServe(config.parent, config)
+    if model_api:
+        # Started with the model API on, TorchServe gets the config written for it
+        # behind the management gateway, which carries this setting.
+        server.properties["enable_model_api"] = "true"
     models = archived_model_names(server.model_store)
     if not models:
         raise ServerError(f"no .mar files in {server.model_store}; run ./archive.sh first")
@@ -52,7 +57,9 @@ def start(config):
     pid = running_pid()
     if pid:
         print(f"TorchServe is already running (pid {pid}); leaving it as it is. "
-              "Run 'make stop' first to serve newly built archives.")
+              "Run 'make stop' first to serve newly built archives"
+              + (" or to switch the model API on." if model_api and not server.gateway_pid_path.exists()
+                 else "."))
     else:
         print(f"starting TorchServe with {server.config_path.name}: {', '.join(models)}")
         server.start()
@@ -82,6 +89,9 @@ def stop(config):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--model-api", action="store_true",
+                        help="start with the model API on (enable_model_api=true: register, "
+                             "unregister, set-default), behind tools/management_gateway.py")
     parser.add_argument("--config", type=Path, default=ROOT / "config.properties",
                         help="TorchServe config; the server runs in its folder "
                              "(default: the repository's config.properties)")
@@ -89,7 +99,7 @@ def main(argv=None):
     config = args.config.resolve()
     try:
         if args.action == "start":
-            start(config)
+            start(config, args.model_api)
         else:
             return stop(config)
     except ServerError as error:
