@@ -22,7 +22,8 @@ def calls_without_timeout(path: Path) -> list:
 
 
 def test_every_requests_call_has_a_timeout():
-    sources = [path for folder in ("tools", "tests", "reliability", "handlers", "training", "bench")
+    sources = [path for folder in ("tools", "tests", "reliability", "handlers", "training", "bench",
+                                   "client")
                for path in (ROOT / folder).rglob("*.py")]
     assert len(sources) > 20
     assert [f"{path.relative_to(ROOT)}:{line}"
