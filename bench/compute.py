@@ -87,7 +87,8 @@ def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
     torch.set_num_threads(worker_threads(model))
     handler = build_handler(model, model_format)
     request = sample_request(handler)
-    figures = {"format": model_format, "torch_threads": torch.get_num_threads(), "handle": {}, "forward": {}, "shares": {}}
+    figures = {"format": model_format, "torch_threads": torch.get_num_threads(),
+               "handle": {}, "forward": {}, "shares": {}}
     for size in batch_sizes:
         batch = [request] * size
         runs, elapsed = repeat(lambda: handler.handle(batch), seconds)

@@ -26,15 +26,15 @@ START_TIMEOUT_S = 180
 
 def start(model, port, workers, key, log_file, model_format):
     """Launch the LitServe peer → its process (in its own session)."""
-    return subprocess.Popen([sys.executable, "-m", "bench.litserve_peer", "--model", model,
-                             "--port", str(port), "--workers", str(workers),
-                             "--format", model_format],
-                            cwd=ROOT, env={**os.environ, "LIT_SERVER_API_KEY": key},
+    command = [sys.executable, "-m", "bench.litserve_peer", "--model", model, "--port", str(port),
+               "--workers", str(workers), "--format", model_format]
+    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, "LIT_SERVER_API_KEY": key},
                             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_healthy(process, url, key, log_path):
-    """Block until GET /health (behind the key too) answers 200; raises RuntimeError with the peer's log when it never does."""
+    """Block until GET /health (behind the key too) answers 200; raises RuntimeError with the
+    peer's log when it never does."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

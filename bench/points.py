@@ -30,7 +30,8 @@ def cpu_seconds(processes) -> dict:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds every process on this machine has spent so far (all cores, idle and I/O wait excluded)."""
+    """CPU seconds all processes on this machine have spent so far (all cores, idle and I/O wait
+    excluded)."""
     times = psutil.cpu_times()
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 

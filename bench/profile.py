@@ -30,7 +30,8 @@ def record(pid, seconds) -> subprocess.Popen:
     """Start sampling `pid` for `seconds` (whole, at least 1) → the py-spy process; its .raw_path
     holds the stacks."""
     raw_path = Path(tempfile.mkstemp(prefix="py-spy-", suffix=".txt")[1])
-    process = subprocess.Popen([py_spy(), "record", "--pid", str(pid), "--duration", str(whole_seconds(seconds)),
+    process = subprocess.Popen([py_spy(), "record", "--pid", str(pid),
+                                "--duration", str(whole_seconds(seconds)),
                                 "--rate", str(RATE), "--format", "raw", "--idle", "--nonblocking",
                                 "--output", str(raw_path)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

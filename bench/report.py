@@ -71,7 +71,9 @@ def bounds(result, missed) -> list:
         lines.append(f"- digits_cnn, c=64, batching on, {point['workers']} worker(s): the benchmark's "
                      f"processes kept {total:.2f} of {cores} cores busy ({cores_busy(point)})"
                      + (": the machine's CPU is the bound, shared by the frontend, the workers and "
-                        "the load generator." if total + others >= 0.85 * cores else "."))
+                        "the load generator" if total + others >= 0.85 * cores else "")
+                     + (f"; other processes took {others:.2f} cores, so rerun on a quiet machine "
+                        "before trusting these figures." if others > 0.2 else "."))
     for profile in result["profiles"]:
         if profile.get("samples"):
             parts = ", ".join(f"{name} {share(value)}" for name, value in profile["buckets"].items())
@@ -240,6 +242,11 @@ def write_report(result, json_path, report_path, plots_folder):
         "- the load generator (bench/http_load.py, asyncio + aiohttp, bearer inference key, every "
         "answer checked) runs on the same cores as the server; its share is in *cores busy*",
     ]
+    others = [p["cores_busy"].get("other processes", 0.0) for p in result["points"]]
+    if others and sum(others) / len(others) > 0.2:
+        lines += ["", f"**Measured beside other work: processes outside the benchmark took "
+                  f"{sum(others) / len(others):.2f} of {result['cores']} cores on average. "
+                  "These figures are not comparable with a run on a quiet machine.**"]
     if settings["quick"]:
         lines += ["", "**Quick mode: durations too short for the figures to mean anything; this "
                   "run only checks the harness.**"]

@@ -67,8 +67,8 @@ def server_processes(server) -> dict:
 def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, chosen_format=None,
           profile_at=(), log=print) -> tuple:
     """Serve `models` with batching on or off, in `chosen_format` (None: each model-config's) →
-    (one figure dict per model or twin, workers and
-    concurrency; py-spy shares of a worker at each (model, workers, concurrency) in `profile_at`)."""
+    (one figure dict per model or twin, workers and concurrency; py-spy shares of a worker at
+    each (model, workers, concurrency) in `profile_at`)."""
     points, profiles = [], []
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         folder = Path(folder)

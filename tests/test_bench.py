@@ -23,7 +23,8 @@ CONCURRENCIES = [1, 8, 32, 64]
 
 @pytest.fixture(scope="module")
 def quick_run(checkpoint_dir, tmp_path_factory):
-    """One quick benchmark of digits_cnn, with real TorchServe servers and the LitServe peer → (result, folder)."""
+    """A quick benchmark of digits_cnn on real TorchServe servers and the LitServe peer →
+    (result, output folder)."""
     pytest.importorskip("aiohttp", reason="install requirements-bench.txt")
     pytest.importorskip("litserve", reason="install requirements-bench.txt")
     if MODEL not in MODELS:
@@ -110,7 +111,8 @@ def test_the_noop_handler_answers_a_constant_for_each_request():
 
 def test_profile_buckets_name_the_handler_step_or_the_wait():
     base = "run_server (ts/model_service_worker.py:1)"
-    step = base + ";handle (handlers/torchserve_handler.py:2);DigitsCNNHandler.preprocess (handlers/digits_cnn.py:3)"
+    step = (base + ";handle (handlers/torchserve_handler.py:2)"
+            ";DigitsCNNHandler.preprocess (handlers/digits_cnn.py:3)")
     assert profile.bucket(step.split(";")) == "preprocess"
     waiting = base + ";retrieve_msg (ts/protocol/otf_message_handler.py:4);recv (socket.py:5)"
     assert profile.bucket(waiting.split(";")) == "waiting for the frontend"
