@@ -61,7 +61,7 @@ $(VENV)/.bench-installed: requirements-bench.txt | $(VENV)/.installed
 	$(BIN)/pip install -r requirements-bench.txt
 	touch $@
 
-# Compute limit, server limit, served figures and a LitServe peer in one run, about 9 minutes on
+# Compute limit, server limit, served figures and a LitServe peer in one run, about 7 minutes on
 # 2 cores: bench/results/<timestamp>.json, docs/performance.md and docs/performance/*.png.
 bench: checkpoints $(VENV)/.bench-installed
 	$(BIN)/python -m bench
