@@ -17,6 +17,7 @@ from typing import Any, Optional
 import torch
 
 from handlers.formats import served_model
+from handlers.metrics import DEFAULT_REASON, NO_METRICS
 from models.checkpoint import build_model, load_checkpoint
 
 JSON_CONTENT_TYPE = "application/json"
@@ -28,13 +29,17 @@ EXPLAIN_BUDGET_S = 5
 
 
 class InvalidInput(Exception):
-    """A request the model cannot answer; becomes a 400 JSON error that names the problem."""
+    """A request the model cannot answer; becomes a 400 JSON error that names the problem.
+
+    `reason` is a key of handlers.metrics.REASONS: the label it is counted under.
+    """
 
     status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, reason: str = DEFAULT_REASON):
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
     def to_json(self) -> dict:
         return {"code": self.status, "type": "InvalidInput", "message": self.message}
@@ -69,13 +74,14 @@ class Answer:
 def as_bytes(body) -> bytes:
     """Request body (bytes, bytearray, str) → bytes; raises InvalidInput when empty or absent."""
     if body is None:
-        raise InvalidInput("empty request body")
+        raise InvalidInput("empty request body", reason="empty_body")
     if isinstance(body, str):
         body = body.encode("utf-8")
     if not isinstance(body, (bytes, bytearray)):
-        raise InvalidInput(f"unexpected request body of type {type(body).__name__}")
+        raise InvalidInput(f"unexpected request body of type {type(body).__name__}",
+                           reason="wrong_type")
     if len(body) == 0:
-        raise InvalidInput("empty request body")
+        raise InvalidInput("empty request body", reason="empty_body")
     return bytes(body)
 
 
@@ -101,15 +107,16 @@ def json_value(request: Request):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InvalidInput(f"JSON body is not valid UTF-8: {error}") from None
+        raise InvalidInput(f"JSON body is not valid UTF-8: {error}", reason="malformed_json") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidInput(f"malformed JSON: {error}") from None
+        raise InvalidInput(f"malformed JSON: {error}", reason="malformed_json") from None
     except RecursionError:
-        raise InvalidInput("malformed JSON: nested too deeply") from None
+        raise InvalidInput("malformed JSON: nested too deeply", reason="malformed_json") from None
     except ValueError as error:  # integers longer than sys.get_int_max_str_digits()
-        raise InvalidInput(f"malformed JSON: {str(error).split(';')[0]}") from None
+        raise InvalidInput(f"malformed JSON: {str(error).split(';')[0]}",
+                           reason="malformed_json") from None
 
 
 def json_type(value) -> str:
@@ -137,7 +144,8 @@ def json_object(value, fields, required=(), what="JSON body", example=""):
     """
     if not isinstance(value, dict):
         like = f" like {example}" if example else ""
-        raise InvalidInput(f"{what} must be an object{like}, not {json_type(value)}")
+        raise InvalidInput(f"{what} must be an object{like}, not {json_type(value)}",
+                           reason="wrong_type")
     missing = [name for name in required if name not in value]
     unknown = sorted(name for name in value if name not in fields)
     problems = []
@@ -146,7 +154,8 @@ def json_object(value, fields, required=(), what="JSON body", example=""):
     if unknown:
         problems.append(f"has unknown field(s): {field_names(unknown)}")
     if problems:
-        raise InvalidInput(f"{what} {' and '.join(problems)} (fields: {', '.join(fields)})")
+        raise InvalidInput(f"{what} {' and '.join(problems)} (fields: {', '.join(fields)})",
+                           reason="missing_field" if missing else "unknown_field")
     return value
 
 
@@ -169,6 +178,7 @@ class ModelHandler:
     family: str = ""  # the checkpoint family this handler serves
     sample: tuple = ()  # (file under samples/, content type): the request make serve suggests
     model_dtype = torch.float32  # the dtype the model computes in
+    metrics = NO_METRICS  # where answer() reports; the server adapter sets its own
 
     def __init__(self, checkpoint: dict, device="cpu", model_format="eager", package=None):
         if checkpoint["family"] != self.family:
@@ -221,7 +231,8 @@ class ModelHandler:
     def explain(self, payload, model_input):
         """One request's payload and model input (on the device) → JSON-serializable explanation of
         the model's answer; raises InvalidInput. Runs outside inference_mode, so gradients work."""
-        raise InvalidInput(f"{self.family} gives no explanations; ask /predictions instead")
+        raise InvalidInput(f"{self.family} gives no explanations; ask /predictions instead",
+                           reason="not_offered")
 
     # The shared pipeline.
 
@@ -238,15 +249,18 @@ class ModelHandler:
                 for envelope in envelopes]
 
     def answer(self, requests: list) -> list:
-        """Requests, one example each → exactly one Answer each, from one batched forward pass."""
+        """Requests, one example each → exactly one Answer each, from one batched forward pass;
+        each step's time, the batch size and every refusal's reason go to `self.metrics`."""
         answers = [None] * len(requests)
         payloads, inputs = {}, {}
+        started = time.perf_counter()
         for index, request in enumerate(requests):
             try:
                 payloads[index] = self.decode(request)
                 inputs[index] = self.preprocess(payloads[index])
             except InvalidInput as error:
-                answers[index] = Answer(error.status, error.to_json())
+                answers[index] = self.refuse(error)
+        self.metrics.record_time("preprocess", time.perf_counter() - started)
 
         # Explanations are computed one request at a time: each runs the model
         # many times with gradients, and shares nothing with the batch.
@@ -262,17 +276,27 @@ class ModelHandler:
                 explanation = self.explain(payloads[index], to_device(inputs.pop(index), self.device))
                 answers[index] = Answer(200, explanation)
             except InvalidInput as error:
-                answers[index] = Answer(error.status, error.to_json())
+                answers[index] = self.refuse(error)
 
         valid = sorted(inputs)
         if valid:
+            started = time.perf_counter()
             batch = to_device(self.collate([inputs[i] for i in valid]), self.device)
             with torch.inference_mode():
                 outputs = self.inference(batch).cpu()
+            self.metrics.record_time("inference", time.perf_counter() - started)
             sizes = [rows(inputs[i]) for i in valid]
+            self.metrics.record_batch(sum(sizes))
+            started = time.perf_counter()
             for index, output in zip(valid, torch.split(outputs, sizes)):
                 answers[index] = Answer(200, self.postprocess(payloads[index], output))
+            self.metrics.record_time("postprocess", time.perf_counter() - started)
         return answers
+
+    def refuse(self, error: InvalidInput) -> Answer:
+        """A refusal → its 400 Answer, counted under its reason."""
+        self.metrics.count_invalid(error.reason)
+        return Answer(error.status, error.to_json())
 
 
 def rows(model_input) -> int:

@@ -36,14 +36,15 @@ def feature_value(name: str, value, where: str) -> float:
     """One field of a record → its value as a float; raises InvalidInput naming the field."""
     # bool is an int in Python, but true/false is no measurement.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f'{where}field "{name}" must be a number, not {json_type(value)}')
+        raise InvalidInput(f'{where}field "{name}" must be a number, not {json_type(value)}',
+                           reason="wrong_type")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInput(f'{where}field "{name}" is {"NaN" if math.isnan(value) else "infinite"}'
-                           "; send a finite number")
+                           "; send a finite number", reason="out_of_range")
     # Compared before converting: a huge JSON integer does not fit a float.
     if abs(value) > MAX_MAGNITUDE:
         raise InvalidInput(f'{where}field "{name}" is beyond ±{MAX_MAGNITUDE:,.0f}; no '
-                           "measurement of this feature comes near it")
+                           "measurement of this feature comes near it", reason="out_of_range")
     return float(value)
 
 
@@ -77,17 +78,18 @@ class DiabetesMLPHandler(ModelHandler):
         try:
             value = json_value(request)
         except InvalidInput as error:
-            raise InvalidInput(f"{error.message}; {USAGE}") from None
+            raise InvalidInput(f"{error.message}; {USAGE}", reason=error.reason) from None
         if isinstance(value, dict):
             return Records([record_values(value)], as_list=False)
         if not isinstance(value, list):
             raise InvalidInput(f"JSON body must be a record or a list of records, "
-                               f"not {json_type(value)}; {USAGE}")
+                               f"not {json_type(value)}; {USAGE}", reason="wrong_type")
         if not value:
-            raise InvalidInput(f"empty list: send from 1 to {MAX_RECORDS:,} records")
+            raise InvalidInput(f"empty list: send from 1 to {MAX_RECORDS:,} records",
+                               reason="empty_body")
         if len(value) > MAX_RECORDS:
             raise InvalidInput(f"list holds {len(value):,} records; the limit is {MAX_RECORDS:,} "
-                               f"per request")
+                               f"per request", reason="too_large")
         return Records([record_values(record, index) for index, record in enumerate(value)],
                        as_list=True)
 

@@ -32,15 +32,16 @@ def image_bytes_from_json(value) -> bytes:
     encoded = json_object(value, ("image",), required=("image",),
                           example='{"image": "<base64>"}')["image"]
     if not isinstance(encoded, str):
-        raise InvalidInput(f'"image" must be a base64 string, not {json_type(encoded)}')
+        raise InvalidInput(f'"image" must be a base64 string, not {json_type(encoded)}',
+                           reason="wrong_type")
     if encoded.startswith("data:") and "," in encoded:
         encoded = encoded.split(",", 1)[1]
     try:
         data = base64.b64decode("".join(encoded.split()), validate=True)
     except (binascii.Error, ValueError) as error:
-        raise InvalidInput(f'"image" is not valid base64: {error}') from None
+        raise InvalidInput(f'"image" is not valid base64: {error}', reason="undecodable") from None
     if not data:
-        raise InvalidInput('"image" is empty')
+        raise InvalidInput('"image" is empty', reason="empty_body")
     return data
 
 
@@ -51,18 +52,20 @@ def open_image(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInput(f"image has too many pixels; the limit is {MAX_IMAGE_PIXELS:,}") from None
+        raise InvalidInput(f"image has too many pixels; the limit is {MAX_IMAGE_PIXELS:,}",
+                           reason="too_large") from None
     except UnidentifiedImageError:
-        raise InvalidInput("body is not a PNG, JPEG, BMP, GIF or WebP image; " + USAGE) from None
+        raise InvalidInput("body is not a PNG, JPEG, BMP, GIF or WebP image; " + USAGE,
+                           reason="unsupported_format") from None
     except Exception as error:  # Pillow raises many types for broken headers
-        raise InvalidInput(f"image header is corrupt: {error}") from None
+        raise InvalidInput(f"image header is corrupt: {error}", reason="undecodable") from None
 
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise InvalidInput(f"image is {width}x{height} = {width * height:,} pixels; "
-                           f"the limit is {MAX_IMAGE_PIXELS:,}")
+                           f"the limit is {MAX_IMAGE_PIXELS:,}", reason="too_large")
     if width == 0 or height == 0:
-        raise InvalidInput("image has no pixels")
+        raise InvalidInput("image has no pixels", reason="empty_body")
     if image.format == "JPEG":
         image.draft("L", (JPEG_DRAFT_SIZE, JPEG_DRAFT_SIZE))
     try:
@@ -70,7 +73,7 @@ def open_image(data: bytes) -> Image.Image:
         # Phone photos store their rotation in EXIF; turn the pixels upright.
         return ImageOps.exif_transpose(image)
     except Exception as error:  # truncated or corrupt pixel data
-        raise InvalidInput(f"image is truncated or corrupt: {error}") from None
+        raise InvalidInput(f"image is truncated or corrupt: {error}", reason="undecodable") from None
 
 
 class DigitsCNNHandler(ModelHandler):
@@ -87,7 +90,7 @@ class DigitsCNNHandler(ModelHandler):
     def decode(self, request: Request) -> Image.Image:
         """Raw image body, or JSON {"image": base64} → decoded Pillow image."""
         if not request.parsed and not request.body:
-            raise InvalidInput("empty request body; " + USAGE)
+            raise InvalidInput("empty request body; " + USAGE, reason="empty_body")
         if is_json(request):
             return open_image(image_bytes_from_json(json_value(request)))
         return open_image(as_bytes(request.body))
@@ -101,7 +104,9 @@ class DigitsCNNHandler(ModelHandler):
         try:
             pixels = prepare_digit_image(image)
         except ValueError as error:
-            raise InvalidInput(str(error)) from None
+            # Either the picture holds no visible digit, or a pixel mode it cannot read.
+            reason = "blank_image" if "no visible digit" in str(error) else "unsupported_format"
+            raise InvalidInput(str(error), reason=reason) from None
         return torch.from_numpy(pixels)[None, None]
 
     def postprocess(self, image, logits: torch.Tensor) -> dict:

@@ -37,9 +37,11 @@ def integer_field(body: dict, name: str, low: int, high: int) -> int:
     # bool is an int in Python, but true is no digit.
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput(
-            f'"{name}" must be an integer from {low} to {high}, not {json_name(value)}')
+            f'"{name}" must be an integer from {low} to {high}, not {json_name(value)}',
+            reason="wrong_type")
     if not low <= value <= high:
-        raise InvalidInput(f'"{name}" must be from {low} to {high}, not {json_name(value)}')
+        raise InvalidInput(f'"{name}" must be from {low} to {high}, not {json_name(value)}',
+                           reason="out_of_range")
     return value
 
 

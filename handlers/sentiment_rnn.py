@@ -15,7 +15,7 @@ def text_from_json(value) -> str:
     """Decoded JSON → the string in its "text" field; raises InvalidInput for any other shape."""
     text = json_object(value, ("text",), required=("text",), example='{"text": "..."}')["text"]
     if not isinstance(text, str):
-        raise InvalidInput(f'"text" must be a string, not {json_type(text)}')
+        raise InvalidInput(f'"text" must be a string, not {json_type(text)}', reason="wrong_type")
     return text
 
 
@@ -31,7 +31,7 @@ def text_from_bytes(body: bytes) -> str:
         return bytes(body).decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidInput(f"body is not valid UTF-8 text: byte 0x{error.object[error.start]:02x} "
-                           f"at position {error.start}") from None
+                           f"at position {error.start}", reason="undecodable") from None
 
 
 class SentimentRNNHandler(ModelHandler):
@@ -53,7 +53,7 @@ class SentimentRNNHandler(ModelHandler):
         if request.parsed:
             return text_from_json(body)  # JSON TorchServe decoded: an object, null, a string...
         if not body:
-            raise InvalidInput("empty request body; " + USAGE)
+            raise InvalidInput("empty request body; " + USAGE, reason="empty_body")
         if kind.endswith("json") or (not kind.startswith("text/") and starts_like_object(body)):
             return text_from_json(json_value(request))
         return body if isinstance(body, str) else text_from_bytes(body)
@@ -66,10 +66,10 @@ class SentimentRNNHandler(ModelHandler):
         """Review text → ([1, T] token ids, [1] length), normalized and tokenized as in training."""
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"text is {len(text):,} characters long; the limit is "
-                               f"{MAX_TEXT_CHARS:,}")
+                               f"{MAX_TEXT_CHARS:,}", reason="too_large")
         cleaned = normalize_text(text)
         if not cleaned:
-            raise InvalidInput("text is empty or only white space; " + USAGE)
+            raise InvalidInput("text is empty or only white space; " + USAGE, reason="empty_body")
         ids = self.model.encode(cleaned)
         return torch.tensor([ids], dtype=torch.int64), torch.tensor([len(ids)], dtype=torch.int64)
 

@@ -11,8 +11,9 @@ import torch
 
 from handlers import handler_class
 from handlers.formats import PACKAGE_FILE, format_in
-from handlers.base import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
-                           pick_device, threads_per_worker)
+from handlers.base import (JSON_CONTENT_TYPE, InvalidInput, Request, field_names, pick_device,
+                           threads_per_worker)
+from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,15 @@ def request_from_row(row, context, index) -> Request:
     if not names and len(row) > 1:
         # Taking one of several fields would answer for a guess.
         raise InvalidInput(f"the form has {len(row)} fields ({field_names(sorted(row))}); "
-                           "send one, or name the one to read data")
+                           "send one, or name the one to read data", reason="unknown_field")
     # Multipart uploads arrive as named fields; accept a single one of any name,
     # whatever TorchServe made of it (bytes, text, or parsed JSON).
     names = names or list(row)
     if not names:
         if request_media_type(context, index) in FORM_TYPES:
             raise InvalidInput("the body was sent as a form and holds no field; send it with "
-                               "its own Content-Type (image/png, text/plain, application/json)")
+                               "its own Content-Type (image/png, text/plain, application/json)",
+                               reason="empty_body")
         return Request(body=None)
     body = row[names[0]]
     content_type = parameter_content_type(context, index, names[0])
@@ -119,12 +121,13 @@ class TorchServeHandler:
 
     def handle(self, data, context):
         """TorchServe batch → one JSON body per request, with per-request status codes."""
+        self.handler.metrics = metrics_recorder(context)
         answers, requests = [None] * len(data), {}
         for index, row in enumerate(data):
             try:
                 requests[index] = request_from_row(row, context, index)
             except InvalidInput as error:
-                answers[index] = Answer(error.status, error.to_json())
+                answers[index] = self.handler.refuse(error)
         for index, answer in zip(requests, self.handler.handle(list(requests.values()))):
             answers[index] = answer
         for index, answer in enumerate(answers):

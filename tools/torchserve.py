@@ -334,6 +334,9 @@ def private_config(workdir, model_store, **overrides) -> Path:
         "grpc_management_port": grpc_management,
         "model_store": str(model_store),
     })
+    # The server starts in workdir, so a path relative to the repository must become absolute.
+    if "metrics_config" in properties:
+        properties["metrics_config"] = str(ROOT / properties["metrics_config"])
     properties.update(overrides)
     path = Path(workdir) / "config.properties"
     write_properties(path, properties)
