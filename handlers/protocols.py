@@ -20,7 +20,7 @@ import base64
 import binascii
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from handlers.base import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
@@ -120,7 +120,7 @@ def open_envelope(request: Request, handler) -> Envelope:
     protocol = PLAIN if value is None else protocol_of(value)
     if protocol == PLAIN:
         if value is not None and not request.parsed:  # spare the family a second parse
-            request = Request(value, request.content_type, True, request.explain)
+            request = replace(request, body=value, parsed=True)
         return Envelope(PLAIN, [request])
     try:
         if protocol == V1:

@@ -18,7 +18,7 @@ from tools.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
 ROOT = Path(__file__).resolve().parent.parent
 # kserve needs psutil<6, which the main pins rule out: it has its own environment.
 KSERVE_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
-READY_TIMEOUT_S = 120
+READY_TIMEOUT_S = 180  # as TorchServe gets: loading torch and four models on a busy 2-core machine
 
 
 class KServeServer:

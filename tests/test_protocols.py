@@ -255,6 +255,21 @@ def test_only_json_bodies_with_exactly_the_envelope_keys_are_envelopes(handlers)
     assert status == 400 and answer["message"].startswith("malformed JSON")
 
 
+@pytest.mark.skipif("sentiment_rnn" not in MODELS, reason="TEST_MODELS leaves out sentiment_rnn")
+def test_v1_explanations_come_as_a_list_and_v2_has_none(handlers):
+    handler = handlers["sentiment_rnn"]
+    v1 = json.dumps({"instances": ["great camera", "awful"]}).encode()
+    v2 = json.dumps(v2_body("sentiment_rnn")).encode()
+    (v1_status, explained), (v2_status, refused) = [
+        (answer.status, answer.body) for answer in handler.handle(
+            [Request(v1, "application/json", explain=True),
+             Request(v2, "application/json", explain=True)])]
+    assert v1_status == 200 and len(explained["explanations"]) == 2
+    assert [e["label"] for e in explained["explanations"]] == ["positive", "negative"]
+    assert (v2_status, refused) == (400, {"error": "the v2 protocol has no explanations; send a "
+                                                   "plain or v1 body"})
+
+
 @pytest.mark.skipif("digits_gan" not in MODELS, reason="TEST_MODELS leaves out digits_gan")
 def test_v2_answers_only_the_outputs_asked_for_and_nested_data_is_read_row_major(handlers):
     body = {"id": "x", "inputs": [tensor("digit", [2], "INT32", [[4], [5]])],
