@@ -67,16 +67,15 @@ def version_lines(description, default) -> list:
     ready = sum(w.get("status") == "READY" for w in workers)
     queue = description.get("jobQueueStatus", {})
     mark = " (default)" if description["modelVersion"] == default else ""
+    settings = description.get
     return [
-        f"{description['modelName']} {description['modelVersion']}{mark}  "
-        f"{description.get('modelUrl', '')}",
-        f"  workers: {ready} READY of {len(workers)} (min {description.get('minWorkers')}, "
-        f"max {description.get('maxWorkers')})",
-        f"  batching: up to {description.get('batchSize')} requests, waiting at most "
-        f"{description.get('maxBatchDelay')} ms; response timeout "
-        f"{description.get('responseTimeout')} s",
-        f"  queue: {queue.get('pendingRequests', '?')} waiting, room for "
-        f"{queue.get('remainingCapacity', '?')}",
+        f"{settings('modelName')} {settings('modelVersion')}{mark}  {settings('modelUrl', '')}",
+        (f"  workers: {ready} READY of {len(workers)} (min {settings('minWorkers')}, "
+         f"max {settings('maxWorkers')})"),
+        (f"  batching: up to {settings('batchSize')} requests, waiting at most "
+         f"{settings('maxBatchDelay')} ms; response timeout {settings('responseTimeout')} s"),
+        (f"  queue: {queue.get('pendingRequests', '?')} waiting, room for "
+         f"{queue.get('remainingCapacity', '?')}"),
         *(worker_line(worker) for worker in workers),
     ]
 
@@ -107,7 +106,7 @@ def versions(server, args):
 
 
 def scale(server, args):
-    """Set a model's workers to exactly N (min and max, or TorchServe keeps extra ones) → its workers."""
+    """Set a model's workers to exactly N (min_worker = max_worker = N) → its workers, once started or stopped."""
     if args.workers < 0:
         raise ClientError("--workers must be 0 or more", USAGE)
     path = f"/models/{args.model}" + (f"/{args.version}" if args.version else "")
@@ -267,7 +266,7 @@ def parser() -> argparse.ArgumentParser:
                      help=f"seconds to wait for them to be READY (default {WAIT_S})")
 
     sub = command("set-default", set_default, "make a version the one /predictions/MODEL "
-                                              "answers with (needs the model API on)")
+                                              "answers with")
     sub.add_argument("model")
     sub.add_argument("version")
 
@@ -291,9 +290,12 @@ def main(argv=None) -> int:
     try:
         server = Server(config, key_file, getattr(args, "timeout", HTTP_TIMEOUT))
         args.run(server, args)
+        sys.stdout.flush()
     except ClientError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left early (`| head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

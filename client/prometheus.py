@@ -5,6 +5,7 @@ label set). No Prometheus library is installed, so this reads the format
 itself: `# HELP`, `# TYPE` and sample lines, label values with their escapes.
 """
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ def by_model(metrics: dict) -> dict:
 
 
 def number(value: float) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         return str(value)
     if value.is_integer():
         return f"{int(value):,}"

@@ -13,7 +13,7 @@ import pytest
 
 from client.prometheus import SERVER, parse, summary
 from client.request_body import BodyError, request_body, sniff
-from tools.torchserve import free_ports, private_config, start_private
+from tools.torchserve import private_config, start_private
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -27,7 +27,7 @@ def run_client(*args, config, key_file=None, stdin=None, env=None, timeout=300):
     """Client arguments → the finished `python -m client` process, its output as text."""
     command = [sys.executable, "-m", "client", *args, "--config", str(config),
                *(["--key-file", str(key_file)] if key_file else [])]
-    result = subprocess.run(command, cwd=ROOT, input=stdin, capture_output=True,
+    result = subprocess.run(command, cwd=ROOT, input=stdin, capture_output=True, check=False,
                             timeout=timeout, env={**ENV, **(env or {})})
     result.stdout, result.stderr = (result.stdout.decode(errors="replace"),
                                     result.stderr.decode(errors="replace"))
@@ -144,15 +144,32 @@ def test_the_metrics_summary_lists_each_model(served):
         assert predict(served, model, str(SAMPLES / sample)).returncode == 0
     result = run_client("metrics", config=served.config_path)
     assert result.returncode == 0, result.stderr
-    groups = [line for line in result.stdout.splitlines() if line and not line[0].isspace()]
+    groups = summary_groups(result.stdout)
     assert set(SERVED) < set(groups) and SERVER in groups
     for model in SERVED:
-        block = result.stdout.split(f"\n{model}\n", 1)[1].split("\n\n")[0]
-        counted = next(line for line in block.splitlines()
-                       if line.split()[0] == "ts_inference_requests_total")
-        assert int(counted.split()[-1].replace(",", "")) >= 1
+        counted = groups[model]["ts_inference_requests_total"]
+        assert counted.split()[0] == "counter" and int(counted.split()[1].replace(",", "")) >= 1
     only = run_client("metrics", "--model", "sentiment_rnn", config=served.config_path)
     assert "sentiment_rnn" in only.stdout and "digits_cnn" not in only.stdout
+
+
+def summary_groups(text) -> dict:
+    """The metrics summary → {group: {metric with labels: the rest of its line}}."""
+    groups, group = {}, None
+    for line in text.splitlines()[2:]:
+        if line and not line[0].isspace():
+            group = groups.setdefault(line, {})
+        elif line.strip():
+            name, rest = line.split(None, 1)
+            group[name] = rest
+    return groups
+
+
+def test_explain_asks_the_explanations_api(served):
+    result = predict(served, "digits_cnn", str(SAMPLES / "digit_3.png"), "--explain")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["label"] == "3" and "attributions" in answer
 
 
 # Clear errors
@@ -226,7 +243,8 @@ def versioned(served, checkpoint_dir, tmp_path_factory):
 
     def serve(*args):
         return subprocess.run([sys.executable, "-m", "tools.serve", *args, "--config", str(config)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
 
     started = serve("start", "--model-api")
     try:
