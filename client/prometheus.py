@@ -2,7 +2,8 @@
 
 TorchServe writes the text exposition format (with a trailing comma in each
 label set). No Prometheus library is installed, so this reads the format
-itself: `# HELP`, `# TYPE` and sample lines, label values with their escapes.
+itself: `# HELP`, `# TYPE` and sample lines, label values with their escapes;
+a histogram or summary is folded into one row per label set.
 """
 
 import math
@@ -20,18 +21,24 @@ MODEL_LABELS = ("model_name", "ModelName")
 QUIET_LABELS = {"hostname", "Hostname", "Level", *MODEL_LABELS}
 SERVER = "server (no model label)"
 UNIT = re.compile(r"with unit: (.+)$")
+# The series a histogram or summary is written as; each is folded into one row.
+PARTS = {"histogram": ("_bucket", "_count", "_sum", "_created"),
+         "summary": ("_count", "_sum", "_created")}
+QUANTILES = (0.5, 0.95)
 SHORT_UNITS = {"Microseconds": "µs", "Milliseconds": "ms", "Megabytes": "MB", "Gigabytes": "GB",
-               "Percent": "%", "Count": ""}
+               "Percent": "%", "Count": "", "count": ""}
 
 
 @dataclass
 class Metric:
-    """One metric family: its help text, type and samples (labels → value)."""
+    """One metric family: its help text, type and samples (labels, value); a histogram's or summary's
+    series (_bucket, _count, _sum) under `parts`, by suffix."""
 
     name: str
     help: str = ""
     type: str = "untyped"
     samples: list = field(default_factory=list)
+    parts: dict = field(default_factory=lambda: defaultdict(list))
 
     @property
     def unit(self) -> str:
@@ -51,6 +58,15 @@ def parse_labels(text: str) -> dict:
                                         found.group(2))
         position = found.end()
     return labels
+
+
+def family_of(metrics: dict, name: str) -> tuple:
+    """A sample's name → (its metric, the suffix it has as part of a histogram or summary, or "")."""
+    for suffix in ("_bucket", "_count", "_sum", "_created"):
+        base = metrics.get(name[:-len(suffix)]) if name.endswith(suffix) else None
+        if base is not None and suffix in PARTS.get(base.type, ()):
+            return base, suffix
+    return metrics.setdefault(name, Metric(name)), ""
 
 
 def parse(text: str) -> dict:
@@ -77,7 +93,8 @@ def parse(text: str) -> dict:
             sample = (parse_labels(labels or ""), float(value))
         except ValueError as error:
             raise ValueError(f"line {number}: {error}") from None
-        metrics.setdefault(name, Metric(name)).samples.append(sample)
+        metric, suffix = family_of(metrics, name)
+        (metric.parts[suffix] if suffix else metric.samples).append(sample)
     return metrics
 
 
@@ -88,18 +105,9 @@ def model_of(labels: dict) -> str:
 def shown_labels(labels: dict) -> str:
     """A sample's labels → the ones worth printing, as {a="1"}: no host, no model, no default version."""
     kept = {k: v for k, v in labels.items()
-            if k not in QUIET_LABELS
+            if k not in QUIET_LABELS and k not in ("le", "quantile")
             and not (k in ("model_version", "ModelVersion") and v in ("default", ""))}
     return "{" + ",".join(f'{k}="{v}"' for k, v in kept.items()) + "}" if kept else ""
-
-
-def by_model(metrics: dict) -> dict:
-    """{name: Metric} → {model: [(metric, labels shown, value), ...]}, samples without a model under SERVER."""
-    groups = defaultdict(list)
-    for metric in metrics.values():
-        for labels, value in metric.samples:
-            groups[model_of(labels)].append((metric, shown_labels(labels), value))
-    return groups
 
 
 def number(value: float) -> str:
@@ -110,11 +118,59 @@ def number(value: float) -> str:
     return f"{value:,.2f}" if abs(value) >= 0.01 else f"{value:.3g}"
 
 
+def amount(value: float, unit: str) -> str:
+    """A value in a metric's unit → readable text; seconds are shown in ms."""
+    if unit in ("s", "Seconds") and math.isfinite(value):
+        return f"{value * 1000:,.2f} ms"
+    unit = SHORT_UNITS.get(unit, unit)
+    return f"{number(value)} {unit}" if unit else number(value)
+
+
+def distribution(metric, series: dict) -> str:
+    """One label set of a histogram or summary ({suffix: [(labels, value)]}) → "count, mean, quantiles"."""
+    count = sum(value for _, value in series.get("_count", []))
+    total = sum(value for _, value in series.get("_sum", []))
+    text = f"{number(count)} observed"
+    if count:
+        text += f", mean {amount(total / count, metric.unit)}"
+    buckets = sorted((float(labels["le"]), value) for labels, value in series.get("_bucket", [])
+                     if "le" in labels)
+    largest = max((le for le, _ in buckets if math.isfinite(le)), default=None)
+    for q in QUANTILES if count and largest is not None else ():
+        # The bucket a quantile falls in gives a bound, not a value.
+        bound = next(le for le, cumulative in buckets + [(math.inf, count)] if cumulative >= q * count)
+        text += (f", {q:.0%} ≤ {amount(bound, metric.unit)}" if math.isfinite(bound) else
+                 f", {q:.0%} > {amount(largest, metric.unit)}")
+    for labels, value in series.get("", []):  # a summary's own quantiles
+        if "quantile" in labels:
+            text += f", {float(labels['quantile']):.0%} ≈ {amount(value, metric.unit)}"
+    return text
+
+
+def by_model(metrics: dict) -> dict:
+    """{name: Metric} → {model: [(metric, labels shown, value, value as text), ...]}, samples without a
+    model under SERVER; a histogram or summary is one row per label set."""
+    groups = defaultdict(list)
+    for metric in metrics.values():
+        for labels, value in metric.samples if metric.type not in PARTS else ():
+            groups[model_of(labels)].append(
+                (metric, shown_labels(labels), value, amount(value, metric.unit)))
+        sets = defaultdict(lambda: defaultdict(list))
+        for suffix, samples in ({**metric.parts, "": metric.samples}.items()
+                                if metric.type in PARTS else ()):
+            for labels, value in samples:
+                key = (model_of(labels), shown_labels(labels))
+                sets[key][suffix].append((labels, value))
+        for (model, shown), series in sets.items():
+            groups[model].append((metric, shown, None, distribution(metric, series)))
+    return groups
+
+
 def mean_per_request(rows, metric, labels, value) -> str:
     """For TorchServe's latency counters (µs summed over requests): the mean per request, in ms."""
     if not metric.name.endswith("_latency_microseconds"):
         return ""
-    count = next((v for m, shown, v in rows
+    count = next((v for m, shown, v, _ in rows
                   if m.name == "ts_inference_requests_total" and shown == labels), 0)
     return f"  (mean {value / count / 1000:,.2f} ms per request)" if count else ""
 
@@ -130,11 +186,10 @@ def summary(metrics: dict, model=None) -> list:
     lines = []
     for name in names:
         rows = sorted(groups[name], key=lambda row: (row[0].name.lower(), row[1]))
-        width = max(len(m.name + shown) for m, shown, _ in rows)
+        width = max(len(m.name + shown) for m, shown, _, _ in rows)
+        kind = max(len(m.type) for m, *_ in rows)
         lines.append(name)
-        for metric, shown, value in rows:
-            unit = SHORT_UNITS.get(metric.unit, metric.unit)
-            unit = f" {unit}" if unit else ""
-            lines.append(f"  {metric.name + shown:<{width}}  {metric.type:<7}  {number(value)}{unit}"
+        for metric, shown, value, text in rows:
+            lines.append(f"  {metric.name + shown:<{width}}  {metric.type:<{kind}}  {text}"
                          + mean_per_request(rows, metric, shown, value))
     return lines

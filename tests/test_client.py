@@ -3,6 +3,7 @@ versions with the model API on, and one clear line with its own exit status when
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -149,6 +150,13 @@ def test_the_metrics_summary_lists_each_model(served):
     for model in SERVED:
         counted = groups[model]["ts_inference_requests_total"]
         assert counted.split()[0] == "counter" and int(counted.split()[1].replace(",", "")) >= 1
+    # Every metric the server reports for a model has its row, whatever its name.
+    raw = run_client("metrics", "--raw", config=served.config_path).stdout
+    for model in SERVED:
+        reported = {re.sub(r"_(bucket|count|sum)$", "", line.split("{")[0])
+                    for line in raw.splitlines()
+                    if f'model_name="{model}"' in line or f'ModelName="{model}"' in line}
+        assert reported and reported == {name.split("{")[0] for name in groups[model]}
     only = run_client("metrics", "--model", "sentiment_rnn", config=served.config_path)
     assert "sentiment_rnn" in only.stdout and "digits_cnn" not in only.stdout
 
@@ -342,6 +350,17 @@ InvalidInput{ModelName="sentiment_rnn",reason="text is \\"empty\\", really",Leve
 # TYPE MemoryUsed gauge
 MemoryUsed{Level="Host",Hostname="vm",} 3253.5
 Requests2XX 7 1700000000000
+# HELP handler_preprocess_seconds Torchserve prometheus histogram metric with unit: s
+# TYPE handler_preprocess_seconds histogram
+handler_preprocess_seconds_bucket{ModelName="digits_cnn",Level="Model",Hostname="vm",le="0.005",} 1.0
+handler_preprocess_seconds_bucket{ModelName="digits_cnn",Level="Model",Hostname="vm",le="0.01",} 2.0
+handler_preprocess_seconds_bucket{ModelName="digits_cnn",Level="Model",Hostname="vm",le="+Inf",} 4.0
+handler_preprocess_seconds_count{ModelName="digits_cnn",Level="Model",Hostname="vm",} 4.0
+handler_preprocess_seconds_sum{ModelName="digits_cnn",Level="Model",Hostname="vm",} 0.1
+# TYPE rpc_seconds summary
+rpc_seconds{quantile="0.5"} 0.002
+rpc_seconds_count 10
+rpc_seconds_sum 0.05
 """
 
 
@@ -359,6 +378,11 @@ def test_prometheus_text_is_grouped_by_model_with_new_metrics_included():
     assert 'ts_inference_requests_total{model_version="2.0"}' in text
     assert 'InvalidInput{reason="text is "empty", really"}' in text
     assert "MemoryUsed gauge 3,253.50" in text and "Requests2XX untyped 7" in text
+    # A histogram is one row: its count, mean and the buckets its median and 95th percentile fall in.
+    assert ("handler_preprocess_seconds histogram 4 observed, mean 25.00 ms, 50% ≤ 10.00 ms, "
+            "95% > 10.00 ms") in text
+    assert "rpc_seconds summary 10 observed, mean 0.005, 50% ≈ 0.002" in text  # no unit in its HELP
+    assert "_bucket" not in text and "_count" not in text
     assert summary(metrics, "sentiment_rnn")[0] == "sentiment_rnn"
     assert summary(metrics, "nope") == []
     with pytest.raises(ValueError, match="line 2"):
