@@ -15,6 +15,7 @@ from pathlib import Path
 from client.prometheus import parse, summary
 from client.request_body import BodyError, request_body
 from client.server import NO_ANSWER, ROOT, USAGE, ClientError, Server, pretty
+from reliability.upgrade import UpgradeError, manifest, place_in_store
 from tools.torchserve import HTTP_TIMEOUT
 
 # Starting or stopping a worker loads torch and a checkpoint: seconds, or
@@ -122,8 +123,6 @@ def scale(server, args):
 
 def archive_name(server, archive) -> tuple:
     """A .mar path or a file name in the model store → (name in the store, model, version)."""
-    from reliability.upgrade import UpgradeError, manifest, place_in_store
-
     path = Path(archive)
     if not path.is_file() and path.name == archive:
         path = server.model_store / archive
