@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 MODELS := $(basename $(notdir $(wildcard model-config/*.yaml)))
 CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
 
-.PHONY: install kserve-venv checkpoints archive serve stop test reliability bench gpu-check clean
+.PHONY: install kserve-venv kserve-bundle checkpoints archive serve stop test reliability bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ checkpoints: $(CHECKPOINTS)
 
 archive: checkpoints
 	./archive.sh
+
+# What KServe's TorchServe runtime reads from a storage URI: build/kserve-bundle/
+# {config/config.properties, model-store/*.mar}; deploy/kserve/ says how to serve it.
+kserve-bundle: checkpoints
+	$(BIN)/python -m tools.kserve_bundle
 
 serve:
 	@$(PYTHON) -m tools.java || { echo "make serve: stopping before any install." >&2; exit 1; }
@@ -72,4 +77,4 @@ gpu-check: checkpoints $(VENV)/.bench-installed
 	$(BIN)/python -m bench.gpu_check
 
 clean:
-	rm -rf model_store/*.mar logs key_file.json .pytest_cache
+	rm -rf model_store/*.mar logs key_file.json .pytest_cache build/kserve-bundle

@@ -100,7 +100,8 @@ class KeyFile:
 
 
 def bearer(key) -> dict:
-    return {"Authorization": f"Bearer {key}"}
+    """A key → the Authorization header; no header for None (a server without token authorization)."""
+    return {"Authorization": f"Bearer {key}"} if key is not None else {}
 
 
 def stop_process_group(process, timeout_s=60):
@@ -235,10 +236,20 @@ class TorchServe:
                 parts.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
         return "\n".join(parts) or f"(no logs under {self.workdir / 'logs'})"
 
+    @property
+    def token_authorization(self) -> bool:
+        return self.properties.get("disable_token_authorization", "false").strip().lower() != "true"
+
     def management_key(self):
+        """The management key, or None when the server checks no keys (the kserve bundle's)."""
+        if not self.token_authorization:
+            return None
         return self.keys.current("management", self.management_url)
 
     def inference_key(self):
+        """The inference key, or None when the server checks no keys."""
+        if not self.token_authorization:
+            return None
         return self.keys.current("inference", self.management_url)
 
     def describe(self, model) -> list:
