@@ -102,6 +102,23 @@ def test_the_bundle_holds_what_the_runtime_reads(bundle, bundle_properties):
         (ROOT / "metrics.yaml").read_text()
 
 
+def wrapper_reading(config: Path) -> dict:
+    """config.properties read as KServe's wrapper reads it: every line not starting with '#' that
+    holds '=', split at the first '=' (kubernetes/kserve/kserve_wrapper/__main__.py, TorchServe)."""
+    settings = {}
+    for line in config.read_text().splitlines():
+        if not line.startswith("#") and "=" in line:
+            name, value = line.split("=", 1)
+            settings[name.strip()] = value.strip()
+    return settings
+
+
+def test_the_wrapper_reads_the_model_names_and_addresses(bundle, bundle_properties):
+    settings = wrapper_reading(in_bundle(bundle, RUNTIME_TS_CONFIG))
+    assert settings == bundle_properties
+    assert sorted(json.loads(settings["model_snapshot"])["models"]) == sorted(MODELS)
+
+
 def test_the_snapshot_loads_every_archive_with_its_model_config(bundle, bundle_properties):
     models = snapshot(bundle_properties)["models"]
     assert snapshot(bundle_properties)["modelCount"] == len(models)
@@ -119,7 +136,8 @@ def test_the_snapshot_loads_every_archive_with_its_model_config(bundle, bundle_p
 
 def test_archives_size_torch_threads_for_the_pod_cpu_limit(bundle, inference_service):
     cpus = kserve_bundle.pod_cpus()
-    assert cpus == int(inference_service["spec"]["predictor"]["model"]["resources"]["limits"]["cpu"])
+    limits = inference_service["spec"]["predictor"]["model"]["resources"]["limits"]
+    assert cpus == int(limits["cpu"])
     for model in MODELS:
         with zipfile.ZipFile(in_bundle(bundle, RUNTIME_MODEL_STORE) / f"{model}.mar") as mar:
             shipped = yaml.safe_load(mar.read(f"{model}.yaml"))

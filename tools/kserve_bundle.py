@@ -1,10 +1,11 @@
-"""Checkpoints → the folder KServe's TorchServe runtime reads from a storage URI (make kserve-bundle).
+"""Checkpoints → the folder KServe's TorchServe runtime reads from a storage URI.
 
-    python -m tools.kserve_bundle [--out build/kserve-bundle] [--checkpoints checkpoints] [MODEL ...]
+    make kserve-bundle, or
+    python -m tools.kserve_bundle [--out build/kserve-bundle] [--checkpoints DIR] [MODEL ...]
 
 writes
 
-    OUT/config/config.properties   deploy/kserve/config.properties + model_snapshot (the models to load)
+    OUT/config/config.properties   deploy/kserve/config.properties + model_snapshot (models to load)
     OUT/config/metrics.yaml        the metrics TorchServe exports (metrics_config points here)
     OUT/model-store/<model>.mar    built by archive.sh
 
@@ -99,7 +100,9 @@ def build(out: Path, checkpoints: Path, models: list, manifest=INFERENCE_SERVICE
     with tempfile.TemporaryDirectory() as model_config:
         model_config = Path(model_config)
         write_model_configs(models, model_config, cpus)
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        # archive.sh runs this interpreter's torch-model-archiver and python.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        env = {**os.environ, "PATH": path}
         subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoints),
                         "--model-config", str(model_config), "--model-store",
                         str(out / "model-store"), *models], cwd=ROOT, env=env, check=True,
@@ -125,7 +128,15 @@ def main(argv=None):
                         help="model families to bundle (default: all)")
     args = parser.parse_args(argv)
     models = args.models or model_families()
-    out = build(args.out, args.checkpoints, models)
+    unknown = sorted(set(models) - set(model_families()))
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)} "
+                     f"(known: {', '.join(model_families())})")
+    try:
+        out = build(args.out, args.checkpoints, models)
+    except subprocess.CalledProcessError:
+        shutil.rmtree(args.out, ignore_errors=True)  # no half bundle to upload by mistake
+        sys.exit("kserve_bundle: archive.sh failed (its message is above); no bundle written")
     print(f"kserve bundle in {out}: upload the whole folder to the storageUri of "
           f"{INFERENCE_SERVICE.relative_to(ROOT)}")
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
