@@ -131,6 +131,7 @@ def open_envelope(request: Request, handler) -> Envelope:
         return Envelope(V2, v2_examples(value, handler), id=v2_id(value),
                         outputs=requested_outputs(value, handler))
     except InvalidInput as error:
+        handler.metrics.count_invalid(error.reason)
         return Envelope(protocol, [], error=error_answer(error.status, error.message))
 
 
@@ -140,7 +141,7 @@ def count_examples(count: int, what: str):
         raise InvalidInput(f"{what} is empty; send from 1 to {MAX_EXAMPLES:,} examples")
     if count > MAX_EXAMPLES:
         raise InvalidInput(f"{what} holds {count:,} examples; the limit is {MAX_EXAMPLES:,} "
-                           "per request")
+                           "per request", reason="too_large")
 
 
 def v1_examples(instances, explain: bool) -> list:
@@ -207,12 +208,12 @@ def v2_examples(body: dict, handler) -> list:
     for position, tensor in enumerate(inputs):
         name, values = read_tensor(tensor, position, declared)
         if name in rows:
-            raise InvalidInput(f'input "{name}" is sent twice')
+            raise InvalidInput(f'input "{name}" is sent twice', reason="unknown_field")
         rows[name] = values
     missing = [name for name, tensor in declared.items() if tensor.required and name not in rows]
     if missing:
         raise InvalidInput(f"missing input(s) {', '.join(missing)}; this model reads "
-                           f"{reads(handler)}")
+                           f"{reads(handler)}", reason="missing_field")
     sizes = {name: len(values) for name, values in rows.items()}
     if len(set(sizes.values())) > 1:
         raise InvalidInput("inputs disagree on the batch size (first dimension): "
@@ -254,13 +255,14 @@ def read_tensor(tensor, position: int, declared: dict):
     if not isinstance(name, str):
         raise InvalidInput(f'input {position}: "name" must be a string, not {json_type(name)}')
     if name not in declared:
-        raise InvalidInput(f'unknown input "{name[:40]}"; this model reads {reads_names(declared)}')
+        raise InvalidInput(f'unknown input "{name[:40]}"; this model reads {reads_names(declared)}',
+                           reason="unknown_field")
     spec, what = declared[name], f'input "{name}"'
     datatype = tensor["datatype"]
     if datatype not in spec.datatypes:
         shown = datatype if isinstance(datatype, str) else json_type(datatype)
         raise InvalidInput(f"{what} has datatype {str(shown)[:20]}; send "
-                           f"{' or '.join(spec.datatypes)}")
+                           f"{' or '.join(spec.datatypes)}", reason="wrong_type")
     shape = tensor["shape"]
     if not (isinstance(shape, list) and all(isinstance(size, int) and not isinstance(size, bool)
                                             and size >= 0 for size in shape)):
@@ -268,7 +270,7 @@ def read_tensor(tensor, position: int, declared: dict):
     if len(shape) != 1 + len(spec.shape) or any(
             want is not None and got != want for got, want in zip(shape[1:], spec.shape)):
         raise InvalidInput(f"{what} has shape {shape}; expected {shape_text(spec)}, "
-                           "N examples")
+                           "N examples", reason="wrong_type")
     data = flatten(tensor["data"], what)
     if len(data) != math.prod(shape):
         raise InvalidInput(f"{what} has {len(data):,} values; its shape {shape} holds "
@@ -326,7 +328,7 @@ def check_value(value, datatype: str, what: str):
         shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         got = json_type(value) if shown is None else (str(shown) if len(str(shown)) <= 30
                                                       else "a larger number")
-        raise InvalidInput(f"{what} must be {wanted} ({datatype}), not {got}")
+        raise InvalidInput(f"{what} must be {wanted} ({datatype}), not {got}", reason="wrong_type")
 
 
 # Writing the answer.
@@ -347,6 +349,7 @@ def close_envelope(envelope: Envelope, answers: list, handler) -> Answer:
     try:
         outputs = v2_outputs(bodies, handler, envelope.outputs)
     except InvalidInput as error:
+        handler.metrics.count_invalid(error.reason)
         return error_answer(error.status, error.message)
     body = {"model_name": handler.family, "model_version": str(handler.checkpoint["version"])}
     if envelope.id is not None:

@@ -155,6 +155,27 @@ def test_each_refusal_is_counted_under_the_reason_that_names_it(handlers, family
     assert refusal_reason(handlers[family], request_) == reason
 
 
+V2_FEATURES = {"name": "features", "shape": [1, 10], "datatype": "FP64", "data": [0.0] * 10}
+BAD_ENVELOPES = [
+    ({"inputs": [{**V2_FEATURES, "datatype": "INT64"}]}, "wrong_type"),
+    ({"inputs": [{**V2_FEATURES, "shape": [1, 9], "data": [0.0] * 9}]}, "wrong_type"),
+    ({"inputs": [{**V2_FEATURES, "name": "age"}]}, "unknown_field"),
+    ({"instances": [PATIENT] * 1001}, "too_large"),
+]
+
+
+@pytest.mark.parametrize("body, reason", BAD_ENVELOPES, ids=[reason for _, reason in BAD_ENVELOPES])
+def test_a_kserve_request_refused_as_a_whole_is_counted_too(handlers, body, reason):
+    # v1/v2 refusals of the envelope never reach answer(): the protocol layer counts them.
+    if "diabetes_mlp" not in handlers:
+        pytest.skip("diabetes_mlp is not in TEST_MODELS")
+    handler = handlers["diabetes_mlp"]
+    handler.metrics = Collected()
+    [answer] = handler.handle([Request(json.dumps(body).encode(), JSON)])
+    assert answer.status == 400 and "error" in answer.body, answer.body
+    assert handler.metrics.invalid == [reason]
+
+
 def test_answer_records_each_step_once_the_rows_computed_and_each_refusal(handlers):
     if "diabetes_mlp" not in handlers:
         pytest.skip("diabetes_mlp is not in TEST_MODELS")
