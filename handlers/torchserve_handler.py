@@ -5,6 +5,7 @@ says which family's handler to build.
 """
 
 import logging
+from http import HTTPStatus
 import os
 
 import torch
@@ -133,5 +134,5 @@ class TorchServeHandler:
         for index, answer in enumerate(answers):
             context.set_response_content_type(index, JSON_CONTENT_TYPE)
             if answer.status != 200:
-                context.set_response_status(answer.status, "Bad Request", index)
+                context.set_response_status(answer.status, HTTPStatus(answer.status).phrase, index)
         return [answer.to_bytes() for answer in answers]
