@@ -166,10 +166,29 @@ def pick_device(gpu_id=None) -> torch.device:
     return torch.device("cpu")
 
 
-def threads_per_worker(workers: int) -> int:
-    """Worker count → intra-op threads, so that workers × threads never exceeds the usable cores."""
+# cgroup v2's CPU limit: "<quota> <period>" in microseconds, or "max <period>" for none.
+CPU_QUOTA_FILE = "/sys/fs/cgroup/cpu.max"
+
+
+def usable_cores(quota_file=None) -> int:
+    """→ the cores this process may use: its CPU affinity, capped by a container's CPU limit
+    (a pod limited to 2 CPUs on a 64-core node sees 64 cores in its affinity)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // max(1, int(workers)))
+    cores = cores or 1
+    try:
+        with open(quota_file or CPU_QUOTA_FILE) as file:
+            quota, period = file.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit to read: the affinity is the limit
+    return cores
+
+
+def threads_per_worker(workers: int, cores=None) -> int:
+    """Worker count → intra-op threads, so that workers × threads never exceeds the usable cores."""
+    cores = usable_cores() if cores is None else cores
+    return max(1, cores // max(1, int(workers)))
 
 
 class ModelHandler:
