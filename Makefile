@@ -49,7 +49,8 @@ $(VENV)-kserve/.installed: requirements-kserve.txt
 
 kserve-venv: $(VENV)-kserve/.installed
 
-test: checkpoints $(VENV)-kserve/.installed
+# The benchmark's and kserve's packages too: their tests run the real thing (tests/test_bench.py, test_kserve_server.py).
+test: checkpoints $(VENV)-kserve/.installed $(VENV)/.bench-installed
 	$(BIN)/python -m pytest
 
 # Load, soak, worker crash, upgrade and overload checks (docs/reliability.md), each on a
