@@ -80,7 +80,7 @@ def test_the_inference_key_does_not_open_the_management_api(server):
 
 def test_model_description_shows_the_batch_settings_from_model_config(server):
     [description] = server.describe("digits_cnn")
-    assert (description["batchSize"], description["maxBatchDelay"]) == (8, 2)
+    assert (description["batchSize"], description["maxBatchDelay"]) == (32, 2)
     assert (description["minWorkers"], description["maxWorkers"]) == (1, 2)
     assert description["responseTimeout"] == 30
 
