@@ -14,23 +14,18 @@ What TorchServe's frontend answers itself, before any handler code runs:
 
 import base64
 import json
-import os
 import random
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from PIL import Image
 from urllib3 import encode_multipart_formdata
 
 from handlers import handler_class
 from handlers.base import Request
-from tests.conftest import MODELS
-from tools.torchserve import start_private
+from tests.conftest import MODELS, start_batching_server
 from tests.pictures import draw_digit, encode
 from tests.test_properties import png_declaring
 from tools.torchserve import HTTP_TIMEOUT, bearer
@@ -351,20 +346,8 @@ BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
 @pytest.fixture(scope="module")
 def batching_server(checkpoint_dir, tmp_path_factory):
     """A TorchServe whose models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS, one worker
-    each: archive.sh packages them with a model-config folder of those settings."""
-    configs = tmp_path_factory.mktemp("model-config")
-    for model in MODELS:
-        settings = yaml.safe_load((ROOT / "model-config" / f"{model}.yaml").read_text())
-        settings.update(minWorkers=1, maxWorkers=1, batchSize=BATCH_SIZE,
-                        maxBatchDelay=BATCH_DELAY_MS)
-        (configs / f"{model}.yaml").write_text(yaml.safe_dump(settings))
-    store = tmp_path_factory.mktemp("batching_store")
-    subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoint_dir),
-                    "--model-store", str(store), "--model-config", str(configs), *MODELS],
-                   cwd=ROOT, check=True, timeout=600, capture_output=True,
-                   env={**os.environ,
-                        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-    running = start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
+    each."""
+    running = start_batching_server(checkpoint_dir, tmp_path_factory, BATCH_SIZE, BATCH_DELAY_MS)
     yield running
     running.stop()
 

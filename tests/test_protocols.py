@@ -3,22 +3,18 @@ batched with plain requests; in process and on a real TorchServe at /predictions
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from handlers import handler_class
 from handlers.base import Request
 from handlers.protocols import MAX_EXAMPLES, PLAIN, V1, V2, open_envelope
 from models.diabetes_mlp import FEATURES
-from tests.conftest import MODELS
-from tools.torchserve import HTTP_TIMEOUT, bearer, start_private
+from tests.conftest import MODELS, start_batching_server
+from tools.torchserve import HTTP_TIMEOUT, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = base64.b64encode((ROOT / "samples" / "digit_3.png").read_bytes()).decode("ascii")
@@ -287,18 +283,7 @@ BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
 @pytest.fixture(scope="module")
 def batching_server(checkpoint_dir, tmp_path_factory):
     """A TorchServe whose models batch up to 8 requests waiting BATCH_DELAY_MS, one worker each."""
-    configs = tmp_path_factory.mktemp("protocols_model_config")
-    for model in MODELS:
-        settings = yaml.safe_load((ROOT / "model-config" / f"{model}.yaml").read_text())
-        settings.update(minWorkers=1, maxWorkers=1, batchSize=8, maxBatchDelay=BATCH_DELAY_MS)
-        (configs / f"{model}.yaml").write_text(yaml.safe_dump(settings))
-    store = tmp_path_factory.mktemp("protocols_store")
-    subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoint_dir),
-                    "--model-store", str(store), "--model-config", str(configs), *MODELS],
-                   cwd=ROOT, check=True, timeout=600, capture_output=True,
-                   env={**os.environ,
-                        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-    running = start_private(tmp_path_factory.mktemp("protocols_torchserve"), store)
+    running = start_batching_server(checkpoint_dir, tmp_path_factory, 8, BATCH_DELAY_MS)
     yield running
     running.stop()
 
