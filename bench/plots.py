@@ -59,15 +59,8 @@ def throughput_plot(result, path):
         if peer:
             axis.plot([p["concurrency"] for p in peer], [p["throughput"] for p in peer],
                       marker="s", color="grey", label="LitServe peer (JSON body)")
-        concurrency_axis(axis, result["settings"]["concurrencies"])
-        axis.set_yscale("log")
-        axis.set_title(model)
-        axis.set_ylabel("right answers per second")
-        axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=6)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        finish_panel(axis, result, model, "right answers per second")
+    save(figure, path)
 
 
 def latency_plot(result, path):
@@ -82,12 +75,23 @@ def latency_plot(result, path):
                 axis.plot([p["concurrency"] for p in points], [p[share] for p in points],
                           linestyle=style, marker="o", color=color,
                           label=f"{share}, batching {'on' if batching else 'off'}")
-        concurrency_axis(axis, result["settings"]["concurrencies"])
-        axis.set_yscale("log")
-        axis.set_title(f"{model}, {result['settings']['workers'][0]} worker(s)")
-        axis.set_ylabel("latency (ms)")
-        axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=6)
+        finish_panel(axis, result, f"{model}, {result['settings']['workers'][0]} worker(s)",
+                     "latency (ms)")
+    save(figure, path)
+
+
+def finish_panel(axis, result, title, ylabel):
+    """One panel → labelled, log-scaled, with the run's concurrencies on its x axis."""
+    concurrency_axis(axis, result["settings"]["concurrencies"])
+    axis.set_yscale("log")
+    axis.set_title(title)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=6)
+
+
+def save(figure, path):
+    """A finished figure → a PNG at `path`, and its memory freed."""
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
