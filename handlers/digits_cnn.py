@@ -12,7 +12,7 @@ from handlers.base import (InvalidInput, ModelHandler, Request, as_bytes, is_jso
                            json_type, json_value)
 from handlers.explanations import explain_digit
 from handlers.protocols import Tensor
-from models.digits_cnn import IMAGE_SIZE, prepare_digit_image
+from models.digits_cnn import IMAGE_SIZE, BlankImage, prepare_digit_image
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 # 4096 × 4096: a 16-megapixel phone photo fits; larger is refused before any
@@ -103,10 +103,10 @@ class DigitsCNNHandler(ModelHandler):
         """Pillow image → [1, 1, 8, 8] ink on 0–16, through the same function training used."""
         try:
             pixels = prepare_digit_image(image)
-        except ValueError as error:
-            # Either the picture holds no visible digit, or a pixel mode it cannot read.
-            reason = "blank_image" if "no visible digit" in str(error) else "unsupported_format"
-            raise InvalidInput(str(error), reason=reason) from None
+        except BlankImage as error:
+            raise InvalidInput(str(error), reason="blank_image") from None
+        except ValueError as error:  # a pixel mode it cannot read
+            raise InvalidInput(str(error), reason="unsupported_format") from None
         return torch.from_numpy(pixels)[None, None]
 
     def postprocess(self, image, logits: torch.Tensor) -> dict:

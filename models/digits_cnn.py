@@ -132,18 +132,23 @@ def _fit_to_canvas(digit: np.ndarray) -> np.ndarray:
     return canvas
 
 
+class BlankImage(ValueError):
+    """A picture with no visible digit in it: too little contrast to find any ink."""
+
+
 def prepare_digit_image(image: Image.Image) -> np.ndarray:
     """A picture of one digit (any size, mode or polarity) → float32 [8, 8] ink on 0–16, as in load_digits.
 
     Steps: shrink large pictures, grayscale, ink polarity from the border,
     crop to the ink's bounding box, scale it into a centred square, average
     down to 8×8, scale the strongest cell to 16.
-    Raises ValueError when the picture holds no visible digit.
+    Raises BlankImage (a ValueError) when the picture holds no visible digit, ValueError when
+    its pixel mode cannot be read.
     """
     ink = _ink(_grayscale(_working_image(image)))
     peak = float(ink.max()) if ink.size else 0.0
     if peak < MIN_CONTRAST:
-        raise ValueError("the image holds no visible digit: it has almost no contrast")
+        raise BlankImage("the image holds no visible digit: it has almost no contrast")
 
     rows = np.flatnonzero((ink >= INK_THRESHOLD * peak).any(axis=1))
     cols = np.flatnonzero((ink >= INK_THRESHOLD * peak).any(axis=0))
