@@ -96,16 +96,8 @@ def reply(answer: Answer) -> Answer:
     if answer.status == 200:
         return answer
     if answer.status == 400:
-        raise KServeInvalidInput(error_message(answer))
-    raise InferenceError(error_message(answer))
-
-
-def error_message(answer: Answer) -> str:
-    """An error Answer, in KServe's shape {"error"} or the family's {"message"} → its message."""
-    body = answer.body
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"]
-    return message_of(answer)
+        raise KServeInvalidInput(message_of(answer))
+    raise InferenceError(message_of(answer))
 
 
 async def schema_error(_, error: RequestValidationError) -> JSONResponse:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from handlers.base import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
-                           json_object, json_type, media_type)
+                           json_object, json_type, json_value, media_type)
 
 PLAIN, V1, V2 = "plain", "v1", "v2"
 V2_KEYS = ("inputs", "id", "parameters", "outputs")
@@ -77,6 +77,13 @@ def error_answer(status: int, message: str) -> Answer:
     return Answer(status, {"error": message})
 
 
+def refuse(handler, error: InvalidInput) -> Answer:
+    """A v1 or v2 request refused as a whole → its 400 in KServe's shape, counted under its reason
+    (the examples' own refusals are counted by ModelHandler.refuse)."""
+    handler.metrics.count_invalid(error.reason)
+    return error_answer(error.status, error.message)
+
+
 # Reading a request.
 
 def envelope_body(request: Request):
@@ -98,8 +105,8 @@ def envelope_body(request: Request):
     if not any(key in raw for key in ENVELOPE_KEYS):
         return None
     try:
-        return json.loads(bytes(raw).decode("utf-8"))
-    except (ValueError, RecursionError):  # the family names the parse error
+        return json_value(request)
+    except InvalidInput:  # the family names the parse error
         return None
 
 
@@ -131,8 +138,7 @@ def open_envelope(request: Request, handler) -> Envelope:
         return Envelope(V2, v2_examples(value, handler), id=v2_id(value),
                         outputs=requested_outputs(value, handler))
     except InvalidInput as error:
-        handler.metrics.count_invalid(error.reason)
-        return Envelope(protocol, [], error=error_answer(error.status, error.message))
+        return Envelope(protocol, [], error=refuse(handler, error))
 
 
 def count_examples(count: int, what: str):
@@ -349,8 +355,7 @@ def close_envelope(envelope: Envelope, answers: list, handler) -> Answer:
     try:
         outputs = v2_outputs(bodies, handler, envelope.outputs)
     except InvalidInput as error:
-        handler.metrics.count_invalid(error.reason)
-        return error_answer(error.status, error.message)
+        return refuse(handler, error)
     body = {"model_name": handler.family, "model_version": str(handler.checkpoint["version"])}
     if envelope.id is not None:
         body["id"] = envelope.id
@@ -359,10 +364,11 @@ def close_envelope(envelope: Envelope, answers: list, handler) -> Answer:
 
 
 def message_of(answer: Answer) -> str:
-    """An error Answer in the family's shape → its message."""
+    """An error Answer, in the family's shape {"message"} or KServe's {"error"} → its message."""
     body = answer.body
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"]
+    for key in ("message", "error"):
+        if isinstance(body, dict) and isinstance(body.get(key), str):
+            return body[key]
     return json.dumps(body)
 
 
