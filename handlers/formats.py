@@ -56,10 +56,9 @@ def example_batch(handler, rows=2):
     Two rows by default: exporting or compiling with one row would fix the
     batch size at one.
     """
-    batch = handler.collate([handler.example_input() for _ in range(rows)])
-    if isinstance(batch, tuple):
-        return tuple(part.to(handler.device) for part in batch)
-    return batch.to(handler.device)
+    from handlers.base import to_device  # base builds its served model with this module
+
+    return to_device(handler.collate([handler.example_input() for _ in range(rows)]), handler.device)
 
 
 def batch_dims(batch) -> tuple:

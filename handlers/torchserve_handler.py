@@ -5,15 +5,15 @@ says which family's handler to build.
 """
 
 import logging
-from http import HTTPStatus
 import os
+from http import HTTPStatus
 
 import torch
 
 from handlers import handler_class
-from handlers.formats import PACKAGE_FILE, format_in
 from handlers.base import (JSON_CONTENT_TYPE, InvalidInput, Request, field_names, pick_device,
                            threads_per_worker)
+from handlers.formats import PACKAGE_FILE, format_in
 from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
 
