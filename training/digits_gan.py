@@ -19,7 +19,7 @@ from models.digits_gan import (LABELS, MAX_COUNT, MAX_SEED, NOISE_DIM, DigitsDis
                                DigitsGenerator)
 from training.cli import training_parser
 from training.digits_data import load_digit_splits
-from training.digits_gan_evaluation import (CLASSIFIER, REQUESTS_PER_DIGIT, ClassifierMissing,
+from training.digits_gan_evaluation import (REQUESTS_PER_DIGIT, ClassifierMissing,
                                             labeled_as_requested, load_classifier,
                                             plot_sample_grid, within_digit_spread)
 from training.evaluation import write_json
@@ -50,9 +50,14 @@ DISCRIMINATOR_ARGS = {"hidden": (256, 128), "embedding_dim": 16, "dropout": 0.3,
 def parse_args(argv=None):
     parser = training_parser(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
                              optimizer="Adam (both networks)", seed=SEED, version=VERSION, out=OUT)
-    parser.add_argument("--classifier", default=CLASSIFIER,
-                        help=f"digits_cnn checkpoint judging the samples (default {CLASSIFIER})")
-    return parser.parse_args(argv)
+    parser.add_argument("--classifier", default=None,
+                        help="digits_cnn checkpoint judging the samples (default: digits_cnn/model.pt "
+                             "beside --out, so checkpoints/seed-3/digits_gan is judged by "
+                             "checkpoints/seed-3/digits_cnn)")
+    args = parser.parse_args(argv)
+    if args.classifier is None:
+        args.classifier = str(Path(args.out).parent / "digits_cnn" / "model.pt")
+    return args
 
 
 def training_images(classifier_checkpoint, limit=None):

@@ -13,7 +13,6 @@ from models.checkpoint import build_model, load_checkpoint  # noqa: E402
 from models.digits_cnn import MAX_INK, prepare_digit_image  # noqa: E402
 from models.digits_gan import LABELS, MAX_COUNT, decode_png, generate_pngs  # noqa: E402
 
-CLASSIFIER = "checkpoints/digits_cnn/model.pt"
 REQUESTS_PER_DIGIT = 10  # × MAX_COUNT images: 160 per digit, 1,600 in all
 FIRST_SEED = 1_000_000  # evaluation requests use seeds FIRST_SEED, FIRST_SEED + 1, …
 GRID_SEED = 0  # row d of the sample grid is the answer to {"digit": d, "count": 10, "seed": 0}
