@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Every model family with serving settings in model-config/.
 MODELS := $(basename $(notdir $(wildcard model-config/*.yaml)))
-CHECKPOINTS := $(foreach model,$(MODELS),checkpoints/$(model)/model.pt)
+# TRAIN_SEED=3 make test trains every model with seed 3 into checkpoints/seed-3/ and tests
+# those: seeds stand in for other machines, whose CPUs train slightly different models.
+TRAIN_SEED ?=
+CHECKPOINT_DIR := checkpoints$(if $(TRAIN_SEED),/seed-$(TRAIN_SEED))
+CHECKPOINTS := $(foreach model,$(MODELS),$(CHECKPOINT_DIR)/$(model)/model.pt)
 
 .PHONY: install kserve-venv kserve-bundle checkpoints archive serve stop test reliability bench gpu-check clean
 
@@ -17,21 +21,21 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # Train only the models whose checkpoint is missing; delete one to retrain it.
-checkpoints/%/model.pt: | $(VENV)/.installed
-	$(BIN)/python -m training.$* --out checkpoints/$*
+$(CHECKPOINT_DIR)/%/model.pt: | $(VENV)/.installed
+	$(BIN)/python -m training.$* --out $(CHECKPOINT_DIR)/$* $(if $(TRAIN_SEED),--seed $(TRAIN_SEED))
 
-# The GAN is evaluated by the digit classifier.
-checkpoints/digits_gan/model.pt: | checkpoints/digits_cnn/model.pt
+# The GAN is evaluated by the digit classifier beside it.
+$(CHECKPOINT_DIR)/digits_gan/model.pt: | $(CHECKPOINT_DIR)/digits_cnn/model.pt
 
 checkpoints: $(CHECKPOINTS)
 
 archive: checkpoints
-	./archive.sh
+	./archive.sh --checkpoints $(CHECKPOINT_DIR)
 
 # What KServe's TorchServe runtime reads from a storage URI: build/kserve-bundle/
 # {config/config.properties, model-store/*.mar}; deploy/kserve/ says how to serve it.
 kserve-bundle: checkpoints
-	$(BIN)/python -m tools.kserve_bundle
+	$(BIN)/python -m tools.kserve_bundle --checkpoints $(CHECKPOINT_DIR)
 
 serve:
 	@$(PYTHON) -m tools.java || { echo "make serve: stopping before any install." >&2; exit 1; }
@@ -51,7 +55,7 @@ kserve-venv: $(VENV)-kserve/.installed
 
 # The benchmark's and kserve's packages too: their tests run the real thing (tests/test_bench.py, test_kserve_server.py).
 test: checkpoints $(VENV)-kserve/.installed $(VENV)/.bench-installed
-	$(BIN)/python -m pytest
+	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest
 
 # Load, soak, worker crash, upgrade and overload checks (docs/reliability.md), each on a
 # private TorchServe on free ports; about 6 minutes; they rewrite the figures in that file.
