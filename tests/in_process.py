@@ -1,5 +1,6 @@
 """A family's TorchServe entry point run in this process, driven with TorchServe's own Context objects."""
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -7,6 +8,8 @@ from pathlib import Path
 import yaml
 from ts.context import Context, RequestProcessor
 
+from handlers import handler_class
+from handlers.base import Request
 from handlers.torchserve_handler import TorchServeHandler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,3 +62,20 @@ class InProcessHandler:
             assert context.get_response_content_type(index) == "application/json"
             results.append((status, json.loads(body)))
         return results
+
+
+@functools.lru_cache(maxsize=None)
+def reference_handler(checkpoint_dir, family):
+    """The family's ModelHandler over the checkpoint under test, built once per test run."""
+    return handler_class(family).from_checkpoint_file(Path(checkpoint_dir) / family / "model.pt")
+
+
+def expected_answers(checkpoint_dir, family, bodies, content_type=None) -> list:
+    """Request bodies → the JSON bodies the same checkpoint answers in this process, one at a time.
+
+    Plumbing tests compare served answers with these rather than with a label
+    they expect: a model trained on another CPU may read a borderline picture
+    otherwise, and the plumbing must still carry its answer unchanged.
+    """
+    handler = reference_handler(Path(checkpoint_dir), family)
+    return [handler.handle([Request(body, content_type)])[0].body for body in bodies]

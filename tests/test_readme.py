@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import MODELS
+from tests.in_process import expected_answers
 from tools.java import java_problem
 from tools.serve import curl_command
 from tools.torchserve import model_families
@@ -27,14 +28,23 @@ EXAMPLES = {match["model"]: (match["command"], json.loads(match["expected"])) fo
 
 
 def assert_like(answer, expected, where="answer"):
-    """A fresh answer matches the README's: same shape and labels, numbers close, images alike.
+    """A fresh answer matches the README's: same shape and labels, numbers near, images alike.
 
-    Numbers may move with a retrain; labels, digits and seeds may not; images
-    are compared as 8×8 PNGs, not as bytes.
+    The README shows one training run's answer; a model trained with another
+    seed or on another CPU gives other numbers, and may rank the digits it
+    gives almost no chance in another order. So numbers need only be near,
+    labels shown with a probability below 0.5 only be labels; the answered
+    label, digits and seeds must be the same. Images are compared as 8×8
+    PNGs, not as bytes.
     """
     if isinstance(expected, dict):
         assert isinstance(answer, dict) and set(answer) == set(expected), where
+        unsure = isinstance(expected.get("probability"), (int, float)) and \
+            expected["probability"] < 0.5
         for key in expected:
+            if key == "label" and unsure:
+                assert isinstance(answer[key], str), f"{where}.{key}"
+                continue
             assert_like(answer[key], expected[key], f"{where}.{key}")
     elif isinstance(expected, list):
         assert isinstance(answer, list) and len(answer) == len(expected), where
@@ -44,7 +54,8 @@ def assert_like(answer, expected, where="answer"):
         image = Image.open(io.BytesIO(base64.b64decode(answer, validate=True)))
         assert (image.format, image.size) == ("PNG", (8, 8)), where
     elif isinstance(expected, float):
-        assert answer == pytest.approx(expected, rel=0.05, abs=0.05), where
+        # Probabilities within 0.1, other figures within 20%: other seeds, same model.
+        assert answer == pytest.approx(expected, rel=0.2, abs=0.1), where
     else:
         assert answer == expected, where
 
@@ -60,8 +71,15 @@ def test_make_serve_prints_the_readme_command(model):
         command.strip()
 
 
+def sample_request(command):
+    """A README curl command → (the samples/ file it sends, its content type)."""
+    body = re.search(r"--data-binary @(\S+)", command)[1]
+    content_type = re.search(r'-H "Content-Type: ([^"]+)"', command)[1]
+    return (ROOT / body).read_bytes(), content_type
+
+
 @pytest.mark.parametrize("model", sorted(EXAMPLES))
-def test_readme_curl_example_answers_as_shown(server, model):
+def test_readme_curl_example_answers_as_shown(server, checkpoint_dir, model):
     if model not in MODELS:
         pytest.skip(f"{model} is not served in this run (TEST_MODELS)")
     command, expected = EXAMPLES[model]
@@ -73,7 +91,11 @@ def test_readme_curl_example_answers_as_shown(server, model):
     result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert_like(json.loads(result.stdout), expected)
+    answer = json.loads(result.stdout)
+    # The served answer is exactly the checkpoint's own, and it says what the README says.
+    assert [answer] == expected_answers(checkpoint_dir, model, [sample_request(command)[0]],
+                                        sample_request(command)[1])
+    assert_like(answer, expected)
 
 
 def test_readme_shows_the_message_make_serve_gives_without_java(tmp_path):

@@ -10,6 +10,7 @@ from PIL import Image
 from handlers.base import Request
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
 from models.digits_cnn import digits_to_image
+from tests.in_process import expected_answers
 from tests.pictures import STROKES, draw_digit, encode
 from tools.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_data import load_digit_splits
@@ -42,7 +43,7 @@ def test_test_split_pngs_get_the_in_process_answers_and_97_percent(server, check
     assert correct / len(pngs) >= 0.97
 
 
-def test_json_base64_and_multipart_bodies_are_accepted(server):
+def test_json_base64_and_multipart_bodies_are_accepted(server, checkpoint_dir):
     png = encode(draw_digit("7"))
     plain = predict(server, png).json()
     as_json = predict(server, f'{{"image": "{base64.b64encode(png).decode()}"}}', JSON)
@@ -51,7 +52,7 @@ def test_json_base64_and_multipart_bodies_are_accepted(server):
                             headers=bearer(server.inference_key()), timeout=HTTP_TIMEOUT)
     assert as_json.status_code == as_form.status_code == 200
     assert as_json.json() == as_form.json() == plain
-    assert plain["label"] == "7"
+    assert [plain] == expected_answers(checkpoint_dir, "digits_cnn", [png])
 
 
 @pytest.mark.parametrize("url_kind", ["predictions", "ping", "management"])
@@ -85,7 +86,7 @@ def test_model_description_shows_the_batch_settings_from_model_config(server):
     assert description["responseTimeout"] == 30
 
 
-def test_scaling_to_two_workers_keeps_predictions_working(server):
+def test_scaling_to_two_workers_keeps_predictions_working(server, checkpoint_dir):
     url = f"{server.management_url}/models/digits_cnn"
     auth = bearer(server.management_key())
     try:
@@ -95,8 +96,8 @@ def test_scaling_to_two_workers_keeps_predictions_working(server):
         assert len(server.worker_pids("digits_cnn")) == 2
         pictures = [encode(draw_digit(digit)) for digit in STROKES] * 3
         with ThreadPoolExecutor(max_workers=8) as pool:
-            labels = [r.json()["label"] for r in pool.map(lambda p: predict(server, p), pictures)]
-        assert labels == list(STROKES) * 3
+            answers = [r.json() for r in pool.map(lambda p: predict(server, p), pictures)]
+        assert answers == expected_answers(checkpoint_dir, "digits_cnn", pictures)
     finally:
         # TorchServe stops workers only above max_worker: shrink to 1, then restore the range.
         for maximum in (1, 2):
@@ -132,7 +133,7 @@ HTTP_BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
-def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
+def test_bad_input_answers_400_and_the_worker_keeps_serving(server, checkpoint_dir, case):
     body, headers, expected = HTTP_BAD_INPUTS[case]
     pids_before = server.worker_pids("digits_cnn")
     response = predict(server, body, headers)
@@ -142,19 +143,23 @@ def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
     assert error["code"] == 400 and error["type"] == "InvalidInput"
     assert expected in error["message"]
 
-    following = predict(server, encode(draw_digit("4")))
-    assert following.status_code == 200 and following.json()["label"] == "4"
+    four = encode(draw_digit("4"))
+    following = predict(server, four)
+    assert following.status_code == 200
+    assert [following.json()] == expected_answers(checkpoint_dir, "digits_cnn", [four])
     assert server.worker_pids("digits_cnn") == pids_before
 
 
-def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server):
+def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server, checkpoint_dir):
     cases = []
     for digit in STROKES:
-        cases.append((encode(draw_digit(digit)), 200, digit))
+        picture = encode(draw_digit(digit))
+        [answer] = expected_answers(checkpoint_dir, "digits_cnn", [picture])
+        cases.append((picture, 200, answer))
         cases.append((b"not an image " + digit.encode(), 400, None))
     with ThreadPoolExecutor(max_workers=16) as pool:
         responses = list(pool.map(lambda case: predict(server, case[0]), cases * 2))
-    for (body, status, label), response in zip(cases * 2, responses):
+    for (body, status, answer), response in zip(cases * 2, responses):
         assert response.status_code == status
-        if label is not None:
-            assert response.json()["label"] == label
+        if answer is not None:
+            assert response.json() == answer
