@@ -11,7 +11,7 @@ TRAIN_SEED ?=
 CHECKPOINT_DIR := checkpoints$(if $(TRAIN_SEED),/seed-$(TRAIN_SEED))
 CHECKPOINTS := $(foreach model,$(MODELS),$(CHECKPOINT_DIR)/$(model)/model.pt)
 
-.PHONY: install kserve-venv kserve-bundle checkpoints archive serve stop test reliability bench gpu-check clean
+.PHONY: install kserve-venv kserve-bundle checkpoints archive serve stop test test-fast reliability bench gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -56,6 +56,11 @@ kserve-venv: $(VENV)-kserve/.installed
 # The benchmark's and kserve's packages too: their tests run the real thing (tests/test_bench.py, test_kserve_server.py).
 test: checkpoints $(VENV)-kserve/.installed $(VENV)/.bench-installed
 	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest
+
+# The in-process tier, while working: every test that neither builds archives nor starts a
+# server (pytest.ini's `serving` marker, set in tests/conftest.py); about 2 minutes on 2 cores.
+test-fast: checkpoints
+	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest -m "not serving"
 
 # Load, soak, worker crash, upgrade and overload checks (docs/reliability.md), each on a
 # private TorchServe on free ports; about 6 minutes; they rewrite the figures in that file.

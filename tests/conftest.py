@@ -90,6 +90,19 @@ def server(model_store, tmp_path_factory):
     running.stop()
 
 
+# Fixtures that build archives with archive.sh or start a server (TorchServe, kserve's):
+# every test that uses one, directly or through another fixture, is marked `serving`,
+# and `make test-fast` (pytest -m "not serving") leaves it out.
+SERVING_FIXTURES = frozenset({"model_store", "batching_server", "aoti_server", "kserve_server",
+                              "bundle", "quick_run"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SERVING_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.serving)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
