@@ -25,6 +25,11 @@ from tools.java import java_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP_TIMEOUT = 10  # seconds for any single call to the server
+# TorchServe 0.12 always starts both gRPC servers; no setting turns them off.
+# Bound to a multicast address they cannot be reached: Linux accepts the bind,
+# refuses every TCP connect to such an address (ENETUNREACH) and drops SYNs
+# sent to it from elsewhere (tcp_v4_conn_request).
+CLOSED_ADDRESS = "224.0.0.1"
 
 
 class ServerError(RuntimeError):
@@ -211,9 +216,26 @@ class TorchServe:
                                             start_new_session=True)
         self.gateway_pid_path.write_text(f"{self.gateway.pid} {socket_path.parent}")
         behind_gateway = self.workdir / "logs" / "config.behind-gateway.properties"
+        # gRPC's RegisterModel would take any folder too, past the gateway: closed.
         write_properties(behind_gateway, {**self.properties,
-                                          "management_address": f"unix:{socket_path}"})
+                                          "management_address": f"unix:{socket_path}",
+                                          "grpc_management_address": CLOSED_ADDRESS})
         return behind_gateway
+
+    def grpc_management_problem(self):
+        """With the model API on → why gRPC management is reachable, or None when nothing can connect."""
+        port = int(self.properties.get("grpc_management_port", 7071))
+        for host in {CLOSED_ADDRESS, "127.0.0.1",
+                     self.properties.get("grpc_management_address", "127.0.0.1")}:
+            try:
+                socket.create_connection((host, port), timeout=2).close()
+            except OSError:
+                continue
+            return (f"TorchServe's gRPC management API answers on {host}:{port}, where "
+                    "RegisterModel would load any folder past the management gateway, and "
+                    "TorchServe 0.12 cannot switch gRPC off; refusing to run with the model API "
+                    f"on (this system did not refuse TCP connections to {CLOSED_ADDRESS})")
+        return None
 
     def stop(self, timeout_s=60):
         """Stop the server this object started: SIGTERM to its process group, SIGKILL if it lingers."""
@@ -310,12 +332,16 @@ class TorchServe:
                         last_problem = f"{model}: {ready} of {wanted} workers READY"
                 pending = still
                 if not pending:
-                    return
+                    break
             except (requests.RequestException, ServerError, ValueError) as error:
                 last_problem = str(error)
             time.sleep(poll_s)
-        raise ServerError(f"TorchServe was not ready after {timeout_s}s ({last_problem})\n"
-                          + self.log_tail())
+        else:
+            raise ServerError(f"TorchServe was not ready after {timeout_s}s ({last_problem})\n"
+                              + self.log_tail())
+        problem = self.model_api_enabled and self.grpc_management_problem()
+        if problem:
+            raise ServerError(problem)
 
 
 def model_families() -> list:
