@@ -138,7 +138,9 @@ def _ink(gray: np.ndarray) -> np.ndarray:
     paper = _paper(gray)
     # Paper brighter than the middle of the range means dark ink on light paper.
     if float(paper.mean()) > (float(gray.min()) + float(gray.max())) / 2.0:
-        return np.clip(paper - gray, 0.0, None)
+        # Dim light darkens ink and paper alike: measure ink against the paper
+        # around it, so a stroke on the shaded side counts as much as one in the light.
+        return np.clip((paper - gray) * (float(paper.mean()) / np.maximum(paper, 1.0)), 0.0, None)
     return np.clip(gray - paper, 0.0, None)
 
 
