@@ -34,7 +34,10 @@ OUT = "checkpoints/digits_cnn"
 # One thread: this small a network trains faster alone than two threads contending,
 # most of all on a machine whose cores are busy with other work.
 THREADS = 1
-# Per-kind accuracy over training seeds, written by `python -m training.seed_spread`.
+# load_digits' training split is a tenth of the mix; seen twice an epoch (each copy
+# augmented afresh) the model keeps reading its test split as well as before.
+LOAD_DIGITS_REPEAT = 2
+# Per-kind accuracy over training seeds, written by `python -m training.digits_seed_spread`.
 SEED_SPREAD = Path(__file__).with_name("digits_seed_spread.json")
 
 
@@ -60,8 +63,10 @@ def main(argv=None):
 
     splits = load_digit_splits(seed=args.seed, limit=400 if args.dry_run else None)
     sources = mix_sources(args.seed, share=0.05 if args.dry_run else 1.0)
-    train_x = torch.cat([splits.train_x] + [train[0] for train, _ in sources.values()])
-    train_y = torch.cat([splits.train_y] + [train[1] for train, _ in sources.values()])
+    train_x = torch.cat([splits.train_x] * LOAD_DIGITS_REPEAT
+                        + [train[0] for train, _ in sources.values()])
+    train_y = torch.cat([splits.train_y] * LOAD_DIGITS_REPEAT
+                        + [train[1] for train, _ in sources.values()])
     # Model selection sees validation parts of the training sources only, never an evaluation set.
     val_x = torch.cat([splits.val_x] + [val[0] for _, val in sources.values()])
     val_y = torch.cat([splits.val_y] + [val[1] for _, val in sources.values()])
@@ -99,7 +104,8 @@ def main(argv=None):
         model_args=model_args, labels=LABELS, metrics=metrics, data=data_info,
         preprocessing={"function": "models.digits_cnn.prepare_digit_image",
                        "image_size": IMAGE_SIZE, "max_ink": MAX_INK, **stats},
-        training={"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        training={"epochs": args.epochs, "load_digits_repeat": LOAD_DIGITS_REPEAT,
+                  "batch_size": args.batch_size, "lr": args.lr,
                   "weight_decay": WEIGHT_DECAY, "patience": args.patience, "seed": args.seed,
                   "optimizer": "Adam", "loss": "cross_entropy", "dry_run": args.dry_run,
                   "history": history})
