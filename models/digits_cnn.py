@@ -103,13 +103,44 @@ def _grayscale(image: Image.Image) -> np.ndarray:
     return luminance * alpha + paper * (1.0 - alpha)
 
 
+# Pictures at least this many pixels on each side get their paper's light
+# gradient estimated; smaller ones are too coarse for a side to be all paper.
+MIN_GRADIENT_SIDE = 16
+# A side whose median is this share of the picture's contrast away from the
+# border's median holds ink, not dimmer light, and tells nothing of the gradient.
+MAX_LIGHT_SHIFT = 0.35
+
+
+def _paper(gray: np.ndarray) -> np.ndarray:
+    """Luminance [H, W] → paper brightness [H, W]: the border's median, tilted to follow uneven light.
+
+    A photo lit from one side has paper darker on the far side; the medians of
+    the four sides give that gradient as a plane, so the shade is not read as ink.
+    """
+    sides = {"top": gray[0], "bottom": gray[-1], "left": gray[:, 0], "right": gray[:, -1]}
+    paper = float(np.median(np.concatenate(list(sides.values()))))
+    height, width = gray.shape
+    if min(height, width) < MIN_GRADIENT_SIDE:
+        return np.full(gray.shape, paper, dtype=np.float32)
+    contrast = float(gray.max()) - float(gray.min())
+    level = {}
+    for name, values in sides.items():
+        median = float(np.median(values))
+        level[name] = median if abs(median - paper) <= MAX_LIGHT_SHIFT * contrast else paper
+    rows = np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None]
+    cols = np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :]
+    return (paper + (level["bottom"] - level["top"]) * rows
+            + (level["right"] - level["left"]) * cols).astype(np.float32)
+
+
 def _ink(gray: np.ndarray) -> np.ndarray:
     """Luminance [H, W] → ink strength [H, W] ≥ 0, whichever way round ink and paper are."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    paper = float(np.median(border))
+    paper = _paper(gray)
     # Paper brighter than the middle of the range means dark ink on light paper.
-    if paper > (float(gray.min()) + float(gray.max())) / 2.0:
-        return np.clip(paper - gray, 0.0, None)
+    if float(paper.mean()) > (float(gray.min()) + float(gray.max())) / 2.0:
+        # Dim light darkens ink and paper alike: measure ink against the paper
+        # around it, so a stroke on the shaded side counts as much as one in the light.
+        return np.clip((paper - gray) * (float(paper.mean()) / np.maximum(paper, 1.0)), 0.0, None)
     return np.clip(gray - paper, 0.0, None)
 
 
@@ -139,8 +170,8 @@ class BlankImage(ValueError):
 def prepare_digit_image(image: Image.Image) -> np.ndarray:
     """A picture of one digit (any size, mode or polarity) → float32 [8, 8] ink on 0–16, as in load_digits.
 
-    Steps: shrink large pictures, grayscale, ink polarity from the border,
-    crop to the ink's bounding box, scale it into a centred square, average
+    Steps: shrink large pictures, grayscale, paper and ink polarity from the
+    border (following a light gradient across the page), crop to the ink's bounding box, scale it into a centred square, average
     down to 8×8, scale the strongest cell to 16.
     Raises BlankImage (a ValueError) when the picture holds no visible digit, ValueError when
     its pixel mode cannot be read.

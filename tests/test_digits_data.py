@@ -2,8 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.digits_cnn import MAX_INK
+from models.digits_cnn import MAX_INK, prepare_digit_image
 from training.digits_data import augment, load_digit_splits, normalization_stats
+from training.digits_evaluation import evaluation_sets
+from training.digits_mix import mix_sources, random_typed_digit
+from training.digits_sources import fonts_for
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +65,41 @@ def test_augmentation_moves_pixels_within_range_and_is_seeded(splits):
     # Shifts and rotations keep the digit: the images stay strongly correlated.
     correlation = np.corrcoef(first.flatten().numpy(), batch.flatten().numpy())[0, 1]
     assert correlation > 0.7
+
+
+@pytest.fixture(scope="module")
+def mix():
+    return mix_sources(seed=0, share=0.05, log=lambda line: None)
+
+
+def test_the_training_mix_is_seeded_and_goes_through_the_serving_preprocessing(mix):
+    assert set(mix) == {"mnist", "strokes", "typed", "photo_like"}
+    for name, ((train_x, train_y), (val_x, val_y)) in mix.items():
+        assert len(train_y) > len(val_y) > 0, name
+        for pixels, labels in ((train_x, train_y), (val_x, val_y)):
+            assert pixels.shape[1:] == (1, 8, 8) and len(pixels) == len(labels)
+            peaks = pixels.amax(dim=(1, 2, 3))
+            assert torch.allclose(peaks, torch.full_like(peaks, MAX_INK)), name
+            assert int(labels.min()) >= 0 and int(labels.max()) <= 9
+    again = mix_sources(seed=0, share=0.05, log=lambda line: None)
+    other = mix_sources(seed=1, share=0.05, log=lambda line: None)
+    for name in mix:
+        assert torch.equal(again[name][0][0], mix[name][0][0]), name
+        assert not torch.equal(other[name][0][0], mix[name][0][0]), name
+
+
+def test_the_training_mix_holds_no_evaluation_picture(mix):
+    def rows(pixels):
+        return {tuple(x.flatten().tolist()) for x in pixels}
+
+    mixed = set().union(*(rows(train_x) | rows(val_x) for (train_x, _), (val_x, _) in mix.values()))
+    for kind, data in evaluation_sets().items():
+        assert not mixed & rows(data.pixels), kind
+
+
+def test_training_fonts_render_a_typed_digit_in_any_theme():
+    rng = np.random.default_rng(0)
+    for font in fonts_for("train"):
+        picture = random_typed_digit("4", font, rng)
+        assert picture.mode == "RGB" and min(picture.size) >= 5
+        assert float(prepare_digit_image(picture).max()) == pytest.approx(MAX_INK)
