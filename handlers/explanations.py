@@ -10,7 +10,8 @@ client can check the sum itself.
 
 digits_cnn explains the predicted digit against a blank page (ink 0 in every
 pixel); sentiment_rnn explains the answered label against a text of the same
-length whose every word is <unk>. docs: README, "Explanations".
+length whose every token is <unk>, at the layer that turns each token's ids
+into one vector. docs: README, "Explanations".
 """
 
 import base64
@@ -134,11 +135,12 @@ def explain_review(handler, text: str, model_input: tuple) -> dict:
     answer = handler.postprocess(text, logit.cpu())
     # The label's log-odds: the positive logit, or its negative for "negative".
     sign = 1.0 if answer["label"] == handler.labels[1] else -1.0
-    # Every word unknown, same length: the text with no word the model knows, and
-    # one it scores the same at any length (about -11.5: it reads as clearly
-    # negative; baseline_logit says so in every answer). All-<pad> (zero
-    # embeddings, never seen in training) swings from -3 to +9 with length.
-    # Unknown words in the review get exactly 0.
+    # Every token <unk>, same length: the text with no word in it. Training
+    # turns some tokens into <unk> (word dropout), so the model knows it as "no
+    # evidence"; baseline_logit says where that sits in every answer. All-<pad>
+    # (zero embeddings, never seen in training) swings with length. Every real
+    # token, known to the vocabulary or read through its n-grams alone, differs
+    # from <unk>, so each gets its own share.
     baseline = torch.full_like(token_ids, UNK_ID)
     with torch.no_grad():
         baseline_logit = model(baseline, lengths)[0]

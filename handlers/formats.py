@@ -63,12 +63,16 @@ def example_batch(handler, rows=2):
 
 def batch_dims(batch) -> tuple:
     """Example model input → torch.export dynamic shapes: dim 0 of every tensor is the batch, and
-    a second dimension of token ids (integer [N, T]) is the text length."""
+    the further dimensions of token ids (integer [N, T] or [N, T, ids per token]) are the text
+    length and the ids per token."""
     batch_size = torch.export.Dim("batch", min=1, max=MAX_EXPORT_ROWS)
     length = torch.export.Dim("length", min=1, max=MAX_EXPORT_ROWS)
+    width = torch.export.Dim("ids_per_token", min=1, max=MAX_EXPORT_ROWS)
     parts = batch if isinstance(batch, tuple) else (batch,)
-    return tuple({0: batch_size, 1: length} if part.dim() == 2 and not part.is_floating_point()
-                 else {0: batch_size} for part in parts)
+    token_dims = (batch_size, length, width)
+    return tuple(dict(enumerate(token_dims[:part.dim()]))
+                 if part.dim() >= 2 and not part.is_floating_point() else {0: batch_size}
+                 for part in parts)
 
 
 def call(model, batch):

@@ -21,7 +21,7 @@ from PIL import Image
 from handlers import base
 from handlers.explanations import HEATMAP_SIZE
 from models.digits_cnn import digits_to_image
-from models.sentiment_rnn import MAX_TOKENS, UNK_ID, normalize_text, tokenize
+from models.sentiment_rnn import MAX_TOKENS, PAD_ID, UNK_ID, normalize_text, tokenize
 from tests.in_process import InProcessHandler
 from tests.test_sentiment_rnn_model import HAND_WRITTEN
 from tools.torchserve import HTTP_TIMEOUT, bearer
@@ -164,11 +164,23 @@ def test_review_explanation_is_the_prediction_plus_complete_token_attributions(s
     handler = sentiment.handler
     assert [entry["known"] for entry in explained["tokens"]] == [
         token in handler.model.token_ids for token in tokens]
-    # An unknown word is the baseline's word: it moves nothing.
-    assert all(entry["attribution"] == 0 for entry in explained["tokens"] if not entry["known"])
     difference = review_difference(handler, text, explained["label"])
     assert complete(token_total(explained), difference)
     assert explained["logit"] - explained["baseline_logit"] == pytest.approx(difference, abs=1e-4)
+
+
+def test_a_token_read_as_unk_is_the_baselines_and_moves_nothing(sentiment):
+    handler = sentiment.handler
+    text = "The staff were friendly and the zzyzx room was spotless."
+    ids, lengths = handler.preprocess(text)
+    # Every real token, even one the vocabulary lacks, reads through its n-grams.
+    assert not handler.model.token_ids.get("zzyzx") and (ids[0, 5] != PAD_ID).sum() > 1
+    as_unk = ids.clone()
+    as_unk[0, 5] = PAD_ID
+    as_unk[0, 5, 0] = UNK_ID
+    answer = handler.explain(text, (as_unk, lengths))
+    assert answer["tokens"][5] == {"token": "zzyzx", "known": False, "attribution": 0.0}
+    assert sum(abs(entry["attribution"]) for entry in answer["tokens"]) > 0
 
 
 def test_the_long_review_fills_the_token_limit(sentiment):

@@ -1,4 +1,4 @@
-"""sentiment_rnn model and training: shapes, padding never changes a score, the checkpoint's quality, hand-written reviews."""
+"""sentiment_rnn model and training: shapes, subword ids, padding never changes a score, the checkpoint's quality."""
 
 import json
 import subprocess
@@ -9,16 +9,19 @@ import pytest
 import torch
 
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
-from models.sentiment_rnn import (MAX_TOKENS, PAD, PAD_ID, UNK, UNK_ID, SentimentRNN,
-                                  normalize_text, pad_token_ids, tokenize)
+from models.sentiment_rnn import (MAX_TOKENS, NGRAM_BUCKETS, PAD, PAD_ID, UNK, UNK_ID,
+                                  SentimentRNN, ngram_bucket, ngrams, normalize_text,
+                                  pad_token_ids, tokenize)
 from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, file_sha256,
-                                     load_sentiment_splits, read_reviews_csv)
+                                     load_lexicon_splits, load_sentiment_splits, read_reviews_csv)
 from training.sentiment_rnn import predict_probabilities
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Written by hand for this test: none is a row of the data set (checked below),
-# and together they cover negation, "never", contrast and words the data never uses.
+# Written by hand: none is a row of the data set (checked below); they cover
+# negation, "never", contrast and words the data never uses. The explanation
+# tests read them; the model's quality is measured on the larger hand-written
+# set in tests/test_sentiment_rnn_quality.py.
 HAND_WRITTEN = [
     ("The soundtrack was wonderful and the acting was superb.", "positive"),
     ("The hotel room was dirty and the staff were rude.", "negative"),
@@ -55,9 +58,13 @@ def small_model(seed=0):
 
 def test_model_maps_padded_ids_to_one_logit_per_text():
     model = small_model()
-    ids, lengths = pad_token_ids([[2, 3, 4], [5], [6, 7]])
-    assert ids.shape == (3, 3) and lengths.tolist() == [3, 1, 2]
-    assert ids[1].tolist() == [5, PAD_ID, PAD_ID]
+    ids, lengths = pad_token_ids([[[2, 9], [3], [4]], [[5, 8, 7]], [[6], [7]]])
+    assert ids.shape == (3, 3, 3) and lengths.tolist() == [3, 1, 2]
+    assert ids[1].tolist() == [[5, 8, 7], [PAD_ID] * 3, [PAD_ID] * 3]
+    assert ids[0, 0].tolist() == [2, 9, PAD_ID]
+    # The handler's collate pads [T, K] tensors of different shapes the same way.
+    again, again_lengths = pad_token_ids([ids[0, :3, :2], ids[1, :1], ids[2, :2, :1]])
+    assert torch.equal(again, ids) and torch.equal(again_lengths, lengths)
     with torch.inference_mode():
         logits = model(ids, lengths)
         assert logits.shape == (3,) and logits.dtype == torch.float32
@@ -65,12 +72,30 @@ def test_model_maps_padded_ids_to_one_logit_per_text():
         assert torch.equal(model(ids), logits)
 
 
-def test_encode_maps_unknown_words_to_unk_truncates_and_never_emits_pad():
+def test_encode_reads_known_words_by_id_and_every_word_by_its_ngrams():
     model = small_model()
-    assert model.encode("the acting zzyzx") == [model.token_ids["the"], model.token_ids["acting"],
-                                                UNK_ID]
+    first_bucket = len(model.vocabulary)
+    the, acting, unseen = model.encode("the acting zzyzx")
+    assert the[0] == model.token_ids["the"] and acting[0] == model.token_ids["acting"]
+    # An unseen word is not <unk>: it reads through its n-grams, as the others also do.
+    assert unseen == [first_bucket + ngram_bucket(gram) for gram in ngrams("zzyzx")]
+    assert the[1:] == [first_bucket + ngram_bucket(gram) for gram in ngrams("the")]
+    assert ngrams("good") == ["<go", "goo", "ood", "od>", "<goo", "good", "ood>", "<good", "good>"]
     assert len(model.encode("good " * (MAX_TOKENS + 50))) == MAX_TOKENS
-    assert PAD_ID not in model.encode("<pad> unseen words only")
+    ids = [i for token in model.encode("<pad> <unk> unseen words only !") for i in token]
+    assert PAD_ID not in ids and UNK_ID not in ids
+    assert all(first_bucket <= i < first_bucket + NGRAM_BUCKETS for token in
+               model.encode("zzyzx qwv") for i in token)
+
+
+def test_ngram_hashing_is_the_same_in_every_process():
+    # Python's hash() of a str differs per process (PYTHONHASHSEED); the ids must not.
+    code = ("from models.sentiment_rnn import ngram_bucket, ngrams; "
+            "print([ngram_bucket(g) for g in ngrams('attentive')])")
+    runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}, timeout=60).stdout
+            for seed in ("1", "2")}
+    assert runs == {str([ngram_bucket(gram) for gram in ngrams("attentive")]) + "\n"}
 
 
 def test_vocabulary_must_start_with_pad_and_unk():
@@ -89,7 +114,8 @@ def test_padding_never_changes_a_score(which, trained_model):
         together = model(*pad_token_ids(ids))
         # Extra padding columns past the longest text change nothing either.
         padded, lengths = pad_token_ids(ids)
-        wider = torch.cat([padded, torch.full((len(ids), 40), PAD_ID)], dim=1)
+        wider = torch.cat([padded, torch.full((len(ids), 40, padded.shape[2]), PAD_ID)], dim=1)
+        wider = torch.cat([wider, torch.full((*wider.shape[:2], 7), PAD_ID)], dim=2)
         widest = model(wider, lengths)
     assert max(map(len, ids)) > 3 * min(map(len, ids))  # a batch that really pads
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
@@ -100,15 +126,6 @@ def test_hand_written_reviews_are_not_in_the_data_set():
     seen = {" ".join(tokenize(normalize_text(text or ""))) for text, _ in read_reviews_csv(DEFAULT_DATA)}
     for text, _ in HAND_WRITTEN:
         assert " ".join(tokenize(normalize_text(text))) not in seen, text
-
-
-def test_trained_model_reads_hand_written_reviews_correctly(trained_model, sentiment_checkpoint):
-    labels = sentiment_checkpoint["labels"]
-    probabilities = predict_probabilities(trained_model,
-                                          [normalize_text(text) for text, _ in HAND_WRITTEN])
-    wrong = [(text, float(p)) for (text, label), p in zip(HAND_WRITTEN, probabilities)
-             if labels[int(p >= 0.5)] != label]
-    assert not wrong
 
 
 def test_checkpoint_reaches_90_percent_and_the_figure_is_reproducible(sentiment_checkpoint,
@@ -137,10 +154,17 @@ def test_checkpoint_vocabulary_is_the_training_splits(sentiment_checkpoint):
     assert vocabulary[:2] == [PAD, UNK]
     splits = load_sentiment_splits(ROOT / data["source"], seed=data["split"]["seed"],
                                    log=lambda line: None)
+    lexicon = load_lexicon_splits(seed=data["split"]["seed"], log=lambda line: None,
+                                  exclude=splits.train_texts + splits.val_texts + splits.test_texts)
+    assert lexicon.data_info == data["lexicon"]
     min_frequency = sentiment_checkpoint["preprocessing"]["min_frequency"]
-    assert vocabulary == build_vocabulary(splits.train_texts, min_frequency)
-    everything = splits.train_texts + splits.val_texts + splits.test_texts
+    train_texts = splits.train_texts + [text for text, _, _ in lexicon.train]
+    assert vocabulary == build_vocabulary(train_texts, min_frequency)
+    everything = train_texts + splits.val_texts + splits.test_texts + [
+        text for text, _, _ in lexicon.val + lexicon.test]
     assert vocabulary != build_vocabulary(everything, min_frequency)
+    # Real words the template generator never wrote, taught by the rated lexicon.
+    assert {"delicious", "kind", "beautiful", "caring"} <= set(vocabulary)
     assert sentiment_checkpoint["preprocessing"]["vocabulary_size"] == len(vocabulary)
 
 

@@ -5,6 +5,8 @@ import time
 
 import torch
 
+EVALUATION_CHUNK = 512  # rows per forward pass when validation inputs are padded per chunk
+
 
 def fit(model, loss_fn, optimizer, train_x, train_y, val_x, val_y, *, epochs, batch_size,
         patience, generator, augment=None, max_batches=None, log=print):
@@ -59,9 +61,16 @@ def fit(model, loss_fn, optimizer, train_x, train_y, val_x, val_y, *, epochs, ba
 
 @torch.inference_mode()
 def evaluate_loss(model, loss_fn, inputs, targets):
-    """(inputs, targets) → (mean loss, accuracy or None) with the model in eval mode."""
+    """(inputs, targets) → (mean loss, accuracy or None) with the model in eval mode.
+
+    Inputs that are not one tensor (texts padded per batch) are scored in chunks.
+    """
     model.eval()
-    outputs = model(inputs)
+    if torch.is_tensor(inputs):
+        outputs = model(inputs)
+    else:
+        outputs = torch.cat([model(inputs[start:start + EVALUATION_CHUNK])
+                             for start in range(0, len(inputs), EVALUATION_CHUNK)])
     loss = float(loss_fn(outputs, targets))
     accuracy = None
     if targets.dtype == torch.int64 and outputs.dim() == 2:

@@ -178,3 +178,55 @@ def load_sentiment_splits(path=DEFAULT_DATA, seed=0, limit=None, log=print) -> S
         return [texts[i] for i in index], [labels[i] for i in index]
 
     return SentimentSplits(*pick(train), *pick(val), *pick(test), data_info)
+
+
+@dataclass
+class RatedSplits:
+    """Lexicon-composed texts with label ids and probabilities of "positive", per split."""
+
+    train: list  # [(text, label id, probability of positive)]
+    val: list
+    test: list
+    data_info: dict
+
+
+def text_key(text) -> str:
+    """Text → its tokens joined: two texts with one key read the same to the model."""
+    return " ".join(tokenize(text))
+
+
+def load_lexicon_splits(seed=0, limit=None, exclude=(), log=print) -> RatedSplits:
+    """VADER-lexicon reviews (training.lexicon_reviews) → stratified train/validation/test splits,
+    duplicates and rows that read as an `exclude`d text dropped, texts seen with both labels
+    dropped; `limit` keeps a quick stratified subset."""
+    from training.lexicon_reviews import DATA_SEED, lexicon_path, lexicon_reviews
+
+    rows = lexicon_reviews()
+    excluded = {text_key(text) for text in exclude}
+    labels_per_key = {}
+    for text, label, _ in rows:
+        labels_per_key.setdefault(text_key(text), set()).add(label)
+    kept, seen = [], set(excluded)
+    for row in rows:
+        key = text_key(row[0])
+        if len(labels_per_key[key]) == 1 and key not in seen:
+            seen.add(key)
+            kept.append(row)
+    labels = [label for _, label, _ in kept]
+    if limit is not None and limit < len(kept):
+        keep, _ = train_test_split(list(range(len(kept))), train_size=limit, stratify=labels,
+                                   random_state=seed)
+        kept = [kept[i] for i in sorted(keep)]
+        labels = [label for _, label, _ in kept]
+    train, val, test = split_stratified(labels, seed)
+    path = lexicon_path()
+    data_info = {"source": "vaderSentiment/vader_lexicon.txt (vaderSentiment 3.3.2, MIT licence)",
+                 "sha256": file_sha256(path), "composer": "training.lexicon_reviews",
+                 "data_seed": DATA_SEED, "rows_composed": len(rows), "rows": len(kept),
+                 "dropped": len(rows) - len(kept), "positive": int(sum(labels)),
+                 "split": {"train": len(train), "validation": len(val), "test": len(test),
+                           "seed": seed}}
+    log(f"lexicon reviews: {len(rows)} composed, {len(kept)} kept; split {len(train)} train, "
+        f"{len(val)} validation, {len(test)} test (seed {seed})")
+    return RatedSplits([kept[i] for i in train], [kept[i] for i in val], [kept[i] for i in test],
+                       data_info)
