@@ -4,6 +4,7 @@ no code from checkpoints, nothing secret in git."""
 import ipaddress
 import pickle
 import shutil
+import socket
 import subprocess
 import zipfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from ts.context import Context
 from handlers.torchserve_handler import TorchServeHandler
 from tools.torchserve import start_private
 from tests.test_checkpoint import WritesMarker
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from tools.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,9 +28,15 @@ def test_every_api_listens_on_loopback_only(server):
                  for process in server.processes()
                  for connection in process.net_connections(kind="inet")
                  if connection.status == psutil.CONN_LISTEN]
-    # Inference, management, metrics and the two gRPC APIs.
+    # Inference, management and metrics on loopback; the two gRPC APIs, which TorchServe
+    # cannot switch off, on a multicast address that refuses every TCP connection.
     assert len(listening) >= 5
-    assert {ipv4(address.ip) for _, address in listening} == {"127.0.0.1"}, listening
+    assert {ipv4(address.ip) for _, address in listening} == {"127.0.0.1", CLOSED_ADDRESS}, \
+        listening
+    for _, address in listening:
+        if ipv4(address.ip) == CLOSED_ADDRESS:
+            with pytest.raises(OSError):
+                socket.create_connection((CLOSED_ADDRESS, address.port), timeout=2).close()
 
 
 def ipv4(ip: str) -> str:
