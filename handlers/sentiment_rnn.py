@@ -59,22 +59,23 @@ class SentimentRNNHandler(ModelHandler):
         return body if isinstance(body, str) else text_from_bytes(body)
 
     def example_input(self) -> tuple:
-        """→ one review's model input: ([1, 3] token ids, [1] length)."""
+        """→ one review's model input: ([1, 3, K] token ids, [1] length)."""
         return self.preprocess("a good film")
 
     def preprocess(self, text: str):
-        """Review text → ([1, T] token ids, [1] length), normalized and tokenized as in training."""
+        """Review text → ([1, T, K] ids: K ids per token, [1] length), normalized and tokenized as in
+        training."""
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"text is {len(text):,} characters long; the limit is "
                                f"{MAX_TEXT_CHARS:,}", reason="too_large")
         cleaned = normalize_text(text)
         if not cleaned:
             raise InvalidInput("text is empty or only white space; " + USAGE, reason="empty_body")
-        ids = self.model.encode(cleaned)
-        return torch.tensor([ids], dtype=torch.int64), torch.tensor([len(ids)], dtype=torch.int64)
+        return pad_token_ids([self.model.encode(cleaned)])
 
     def collate(self, inputs: list):
-        """Per-request ([1, T_i] ids, [1] length) → ([N, longest] ids padded with PAD_ID, [N] lengths)."""
+        """Per-request ([1, T_i, K_i] ids, [1] length) → ([N, longest T, longest K] ids padded with
+        PAD_ID, [N] lengths)."""
         return pad_token_ids([ids[0] for ids, _ in inputs])
 
     def postprocess(self, text, logit: torch.Tensor) -> dict:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from handlers.base import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
-from models.sentiment_rnn import MAX_TEXT_CHARS, PAD_ID, normalize_text
-from tests.in_process import InProcessHandler
+from models.sentiment_rnn import MAX_TEXT_CHARS, PAD_ID, normalize_text, pad_token_ids
+from tests.in_process import InProcessHandler, expected_answers
 from tests.test_sentiment_rnn_model import HAND_WRITTEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +42,10 @@ def test_answer_is_the_label_and_its_probability_to_four_decimals(served):
     model = served.handler.model
     for (text, label), (status, answer) in zip(HAND_WRITTEN, results):
         assert status == 200 and set(answer) == {"label", "probability"}
-        assert answer["label"] == label
         with torch.inference_mode():
-            positive = float(torch.sigmoid(model(torch.tensor([model.encode(normalize_text(text))]))))
-        expected = positive if label == "positive" else 1.0 - positive
+            positive = float(torch.sigmoid(model(*pad_token_ids([model.encode(normalize_text(text))]))))
+        assert answer["label"] == ("positive" if positive >= 0.5 else "negative")
+        expected = positive if answer["label"] == "positive" else 1.0 - positive
         assert answer["probability"] == round(expected, 4)
         assert 0.5 <= answer["probability"] <= 1.0
 
@@ -128,7 +128,7 @@ def test_bad_input_answers_400_naming_the_problem(served, case):
     assert expected in answer["message"]
 
 
-def test_bad_requests_in_a_batch_never_fail_the_good_ones(served):
+def test_bad_requests_in_a_batch_never_fail_the_good_ones(served, checkpoint_dir):
     rows = [text_row(text) for text, _ in HAND_WRITTEN]
     bad = [BAD_INPUTS["invalid UTF-8"][0], BAD_INPUTS["text too long"][0],
            BAD_INPUTS["JSON without text"][0], BAD_INPUTS["white space only"][0]]
@@ -136,8 +136,9 @@ def test_bad_requests_in_a_batch_never_fail_the_good_ones(served):
         rows.insert(position, row)
     results = served.run(rows)
     assert [index for index, (status, _) in enumerate(results) if status == 400] == [0, 5, 9, 16]
-    good = [answer["label"] for status, answer in results if status == 200]
-    assert good == [label for _, label in HAND_WRITTEN]
+    good = [answer for status, answer in results if status == 200]
+    assert good == expected_answers(checkpoint_dir, "sentiment_rnn",
+                                    [text for text, _ in HAND_WRITTEN], "text/plain")
 
 
 def test_collate_pads_to_the_longest_text_and_carries_lengths(checkpoint_dir):
@@ -145,10 +146,11 @@ def test_collate_pads_to_the_longest_text_and_carries_lengths(checkpoint_dir):
     inputs = [handler.preprocess(text) for text in ("Great!", REVIEW, "Awful service.")]
     ids, lengths = handler.collate(inputs)
     assert lengths.tolist() == [int(length) for _, length in inputs]
-    assert ids.shape == (3, max(lengths.tolist()))
+    assert ids.shape[:2] == (3, max(lengths.tolist()))
     for row, (single, length) in enumerate(inputs):
-        assert torch.equal(ids[row, :int(length)], single[0])
-        assert (ids[row, int(length):] == PAD_ID).all()
+        width = single.shape[2]
+        assert torch.equal(ids[row, :int(length), :width], single[0])
+        assert (ids[row, int(length):] == PAD_ID).all() and (ids[row, :, width:] == PAD_ID).all()
 
 
 def test_a_batch_gives_the_same_answers_as_one_by_one(checkpoint_dir):
