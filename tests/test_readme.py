@@ -93,8 +93,8 @@ def test_readme_curl_example_answers_as_shown(server, checkpoint_dir, model):
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     # The served answer is exactly the checkpoint's own, and it says what the README says.
-    assert [answer] == expected_answers(checkpoint_dir, model, [sample_request(command)[0]],
-                                        sample_request(command)[1])
+    body, content_type = sample_request(command)
+    assert [answer] == expected_answers(checkpoint_dir, model, [body], content_type)
     assert_like(answer, expected)
 
 
