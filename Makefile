@@ -62,14 +62,15 @@ test: checkpoints $(VENV)-kserve/.installed $(VENV)/.bench-installed
 test-fast: checkpoints
 	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest -m "not serving"
 
-# Load, soak, worker crash, upgrade and overload checks (docs/reliability.md), each on a
-# private TorchServe on free ports; about 6 minutes; they rewrite the figures in that file.
+# Load, soak, worker crash, upgrade, overload and management-gateway checks (docs/reliability.md),
+# each on a private TorchServe on free ports; about 7 minutes; they rewrite the figures in that file.
 reliability: checkpoints
 	$(BIN)/python -m reliability.load
 	$(BIN)/python -m reliability.soak
 	$(BIN)/python -m reliability.crash
 	$(BIN)/python -m reliability.upgrade_drill
 	$(BIN)/python -m reliability.overload
+	$(BIN)/python -m reliability.management_under_load
 
 # The benchmark's own packages (load generator, LitServe peer, py-spy), on top of requirements.txt.
 $(VENV)/.bench-installed: requirements-bench.txt | $(VENV)/.installed

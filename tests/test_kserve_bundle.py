@@ -3,9 +3,11 @@ manifests that point at it, and a real TorchServe started from it as the runtime
 
 import json
 import os
+import socket
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import yaml
@@ -14,8 +16,8 @@ from handlers import handler_class
 from tests.conftest import MODELS
 from tests.test_protocols import plain_examples, v1_body, v2_body, v2_expected
 from tools import kserve_bundle
-from tools.torchserve import (HTTP_TIMEOUT, TorchServe, archived_model_names, free_ports,
-                              model_families, read_properties, write_properties)
+from tools.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, TorchServe, archived_model_names,
+                              free_ports, model_families, read_properties, write_properties)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "kserve"
@@ -164,10 +166,15 @@ def test_torchserve_in_the_pod_listens_on_loopback_off_the_wrappers_ports(bundle
         address = bundle_properties[key]
         assert address.startswith("http://127.0.0.1:"), key
         assert int(address.rsplit(":", 1)[1]) not in WRAPPER_PORTS, key
-    for key in ("grpc_inference_address", "grpc_management_address"):
-        assert bundle_properties[key] == "127.0.0.1", key
+    # gRPC inference for the wrapper's grpc-v2 mode, which dials the inference host.
+    assert bundle_properties["grpc_inference_address"] == "127.0.0.1"
     for key in ("grpc_inference_port", "grpc_management_port"):
         assert int(bundle_properties[key]) not in WRAPPER_PORTS, key
+
+
+def test_grpc_management_is_closed_in_the_pod(bundle_properties):
+    # Nothing in the pod uses it, and with no keys any process there could scale models.
+    assert bundle_properties["grpc_management_address"] == CLOSED_ADDRESS
 
 
 def test_no_envelope_no_model_api_and_keys_left_to_the_cluster(bundle_properties):
@@ -232,6 +239,16 @@ def test_the_wrappers_readiness_check_finds_a_ready_worker_without_a_key(pod_ser
     assert response.status_code == 200, response.text
     workers = response.json()[0]["workers"]
     assert any(worker["status"] == "READY" for worker in workers)
+
+
+def test_nothing_connects_to_grpc_management_in_the_pod(pod_server):
+    port = int(pod_server.properties["grpc_management_port"])
+    listeners = [c.laddr for c in pod_server.frontend().net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+    assert [address.ip for address in listeners] == [f"::ffff:{CLOSED_ADDRESS}"], listeners
+    for host in (CLOSED_ADDRESS, "127.0.0.1"):
+        with pytest.raises(OSError):
+            socket.create_connection((host, port), timeout=5).close()
 
 
 def test_ping_answers_without_a_key(pod_server):

@@ -9,6 +9,7 @@ registered from the store itself.
 """
 
 import http.client
+import itertools
 import json
 import shutil
 import socket
@@ -21,6 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reliability.client import Load
+from reliability.management_under_load import poll_both
+from reliability.mix import calls_for
 from tools.management_gateway import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
 from tools.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, start_private
 
@@ -380,3 +384,15 @@ def test_every_call_answers_within_the_http_timeout(server):
     started = time.monotonic()
     assert call(server, "GET", "/models")[0] == 200
     assert time.monotonic() - started < HTTP_TIMEOUT
+
+
+def test_a_management_client_polling_under_inference_load_is_always_answered(server,
+                                                                             checkpoint_dir):
+    # reliability.management_under_load, scaled down: the gateway and the socket past it, side by side.
+    good, _ = calls_for("digits_cnn", checkpoint_dir, size=20)
+    load = Load(server, itertools.cycle(good), concurrency=16, seconds=3)
+    polls = poll_both(server, 3, load)
+    assert load.outcomes and all(o.ok for o in load.outcomes)
+    for name, poller in polls.items():
+        assert len(poller.latencies) >= 10 and not poller.errors, (name, poller.errors[:3])
+        assert max(poller.latencies) < HTTP_TIMEOUT, name
