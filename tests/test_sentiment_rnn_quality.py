@@ -15,7 +15,7 @@ import torch
 from models.checkpoint import build_model, load_checkpoint
 from models.sentiment_rnn import normalize_text, tokenize
 from training.lexicon_reviews import lexicon_reviews
-from training.sentiment_data import DEFAULT_DATA, read_reviews_csv
+from training.sentiment_data import DEFAULT_DATA, WRITTEN_DATA, WRITTEN_DEV, read_reviews_csv
 from training.sentiment_eval import (HAND_WRITTEN, answer_quality, expected_calibration_error,
                                      hand_written_metrics, read_hand_written)
 from training.sentiment_rnn import predict_probabilities
@@ -70,13 +70,24 @@ def test_the_hand_written_set_is_large_varied_and_balanced():
             "Lovely little cafe with wonderful cakes."} <= texts
 
 
-def test_no_hand_written_review_reads_as_any_training_text():
-    def key(text):
-        return " ".join(tokenize(normalize_text(text or "")))
+def key(text):
+    return " ".join(tokenize(normalize_text(text or "")))
 
+
+def test_no_hand_written_review_reads_as_any_training_or_development_text():
     training = {key(text) for text, _ in read_reviews_csv(DEFAULT_DATA)}
     training |= {key(text) for text, _, _ in lexicon_reviews()}
+    training |= {key(text) for text, _ in read_reviews_csv(WRITTEN_DATA)}
+    training |= {key(text) for text, _ in read_reviews_csv(WRITTEN_DEV)}
     assert not [row["text"] for row in read_hand_written() if key(row["text"]) in training]
+
+
+def test_the_development_set_is_apart_from_the_written_training_set():
+    development = read_hand_written(WRITTEN_DEV)
+    assert len(development) >= 200 and len({row["domain"] for row in development}) >= 15
+    written = {key(text) for text, _ in read_reviews_csv(WRITTEN_DATA)}
+    assert len(written) >= 900
+    assert not [row["text"] for row in development if key(row["text"]) in written]
 
 
 def test_expected_calibration_error_is_the_binned_gap():

@@ -12,6 +12,10 @@ from models.sentiment_rnn import LABELS, MIN_FREQUENCY, NORMALIZATION_STEPS, PAD
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "training" / "data" / "sentiment.csv"
+# Reviews written by hand for training (sentiment_written_train.csv) and, apart,
+# for choosing among training variants (sentiment_written_dev.csv).
+WRITTEN_DATA = ROOT / "training" / "data" / "sentiment_written_train.csv"
+WRITTEN_DEV = ROOT / "training" / "data" / "sentiment_written_dev.csv"
 VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
 
@@ -41,10 +45,11 @@ class TextCleaningReport:
 
 
 def read_reviews_csv(path) -> list:
-    """CSV with columns text,label → [(text or None, label or None)] in file order."""
+    """CSV with columns text,label (and any others; lines starting with "#" are notes) →
+    [(text or None, label or None)] in file order."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
+            reader = csv.DictReader(line for line in f if not line.startswith("#"))
             if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
                 raise SystemExit(f"{path}: the CSV needs a header with columns text,label; "
                                  f"found {reader.fieldnames}")

@@ -75,5 +75,5 @@ def hand_written_metrics(predict, path=HAND_WRITTEN) -> dict:
         {"text": row["text"], "label": LABELS[row["label"]],
          "probability_positive": round(float(p), 4)}
         for row, p in zip(rows, positive) if int(p >= 0.5) != row["label"]]
-    metrics["source"] = "training/data/sentiment_eval_handwritten.csv"
+    metrics["source"] = f"training/data/{Path(path).name}"
     return metrics
