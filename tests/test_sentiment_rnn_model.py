@@ -152,16 +152,22 @@ def test_checkpoint_vocabulary_is_the_training_splits(sentiment_checkpoint):
     data, vocabulary = sentiment_checkpoint["data"], sentiment_checkpoint["model_args"]["vocabulary"]
     assert isinstance(vocabulary, list) and all(isinstance(token, str) for token in vocabulary)
     assert vocabulary[:2] == [PAD, UNK]
-    splits = load_sentiment_splits(ROOT / data["source"], seed=data["split"]["seed"],
-                                   log=lambda line: None)
-    lexicon = load_lexicon_splits(seed=data["split"]["seed"], log=lambda line: None,
-                                  exclude=splits.train_texts + splits.val_texts + splits.test_texts)
+    seed = data["split"]["seed"]
+    splits = load_sentiment_splits(ROOT / data["source"], seed=seed, log=lambda line: None)
+    written = load_sentiment_splits(ROOT / data["written"]["source"], seed=seed,
+                                    log=lambda line: None)
+    assert written.data_info == data["written"]
+    taken = [text for part in (splits, written)
+             for text in part.train_texts + part.val_texts + part.test_texts]
+    lexicon = load_lexicon_splits(seed=seed, log=lambda line: None, exclude=taken)
     assert lexicon.data_info == data["lexicon"]
     min_frequency = sentiment_checkpoint["preprocessing"]["min_frequency"]
-    train_texts = splits.train_texts + [text for text, _, _ in lexicon.train]
+    # Counted as training reads them: the written rows as often as they repeat.
+    repeats = sentiment_checkpoint["training"]["written_repeats"]
+    train_texts = (splits.train_texts + written.train_texts * repeats
+                   + [text for text, _, _ in lexicon.train])
     assert vocabulary == build_vocabulary(train_texts, min_frequency)
-    everything = train_texts + splits.val_texts + splits.test_texts + [
-        text for text, _, _ in lexicon.val + lexicon.test]
+    everything = train_texts + taken + [text for text, _, _ in lexicon.val + lexicon.test]
     assert vocabulary != build_vocabulary(everything, min_frequency)
     # Real words the template generator never wrote, taught by the rated lexicon.
     assert {"delicious", "kind", "beautiful", "caring"} <= set(vocabulary)
