@@ -17,7 +17,9 @@ from fastapi import HTTPException
 
 from bench.compute import build_handler, worker_threads
 from bench.stores import model_format, settings
-from handlers.base import InvalidInput, Request, rows, to_device
+from handlers.base import rows
+from handlers.hardware import to_device
+from handlers.messages import InvalidInput, Request
 
 
 class HandlerAPI(litserve.LitAPI):

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
 from models.digits_cnn import digits_to_image

@@ -24,7 +24,7 @@ from PIL import Image
 from urllib3 import encode_multipart_formdata
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from tests.conftest import MODELS, start_batching_server
 from tests.pictures import draw_digit, encode
 from tests.test_properties import png_declaring

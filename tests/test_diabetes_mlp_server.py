@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.diabetes_mlp import MAX_RECORDS, DiabetesMLPHandler
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.digits_gan import RANDOM_SEED_LIMIT, DigitsGANHandler
 from models.checkpoint import build_model, load_checkpoint
 from models.digits_gan import MAX_SEED, generate_pngs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.digits_cnn import DigitsCNNHandler
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from models.digits_gan import LABELS, generate_pngs

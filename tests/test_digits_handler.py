@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
 from tests.in_process import InProcessHandler, expected_answers
 from tests.pictures import STROKES, draw_digit, encode

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.formats import FORMAT_FILE, PACKAGE_FILE, FormatError, build_package, format_in
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES

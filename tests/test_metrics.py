@@ -15,7 +15,7 @@ import yaml
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.metrics import (BATCH_SIZE_METRIC, INVALID_METRIC, REASONS, STEP_METRICS,
                               MetricsRecorder)
 from models.sentiment_rnn import MAX_TEXT_CHARS

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ts.protocol.otf_message_handler import _retrieve_input_data
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.diabetes_mlp import MAX_RECORDS
 from models.digits_gan import MAX_COUNT, decode_png
 from tests.conftest import MODELS

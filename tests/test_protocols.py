@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.protocols import MAX_EXAMPLES, PLAIN, V1, V2, open_envelope
 from models.diabetes_mlp import FEATURES
 from tests.conftest import MODELS, start_batching_server

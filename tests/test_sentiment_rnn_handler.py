@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
 from models.sentiment_rnn import MAX_TEXT_CHARS, PAD_ID, normalize_text, pad_token_ids
 from tests.in_process import InProcessHandler, expected_answers

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
 from models.sentiment_rnn import MAX_TEXT_CHARS
 from tests.test_sentiment_rnn_model import HAND_WRITTEN

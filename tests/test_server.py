@@ -7,7 +7,7 @@ import pytest
 import requests
 from PIL import Image
 
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
 from models.digits_cnn import digits_to_image
 from tests.in_process import expected_answers

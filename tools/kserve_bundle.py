@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from handlers.hardware import worker_threads
 from tools.torchserve import model_families
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,7 @@ def pod_model_config(settings: dict, cpus: int) -> dict:
     so the bundle states the thread count instead of leaving it to the handler.
     """
     handler = dict(settings.get("handler") or {})
-    handler.setdefault("torch_threads", max(1, cpus // max(1, int(settings.get("maxWorkers", 1)))))
+    handler["torch_threads"] = worker_threads(settings, cpus)
     return {**settings, "handler": handler}
 
 

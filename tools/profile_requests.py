@@ -15,7 +15,8 @@ import time
 import torch
 
 from handlers import handler_class
-from handlers.base import Request, to_device
+from handlers.hardware import to_device
+from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from reliability.mix import CHECKPOINTS, calls_for
 from tools.compare_formats import settings
