@@ -21,11 +21,11 @@ from pathlib import Path
 
 from bench import compute, peer, sweep
 from bench.report import write_report
-from bench.stores import ROOT, model_format, settings
+from harness.settings import ROOT, model_format, model_settings as settings
 from bench.targets import evaluate
 from bench.points import CORES
 from reliability.report import machine
-from tools.torchserve import model_families
+from harness.settings import model_families
 
 BATCH_SIZES = (1, 8, 32, 64)
 CONCURRENCIES = (1, 8, 32, 64)

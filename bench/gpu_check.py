@@ -21,20 +21,18 @@ import io
 import json
 import re
 import shutil
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
-import requests
 import torch
 from PIL import Image
 
 from bench import sweep
-from bench.stores import ROOT, build_store, checkpoint, config_dir
-from reliability.client import difference
+from bench.stores import checkpoint
+from harness.load import difference
 from reliability.mix import calls_for
-from tools.torchserve import HTTP_TIMEOUT, bearer, model_families, start_private
+from harness.settings import ROOT, model_families
+from harness.torchserve import private_server
 
 # How far a GPU answer may be from the CPU one: one unit of the last decimal shown.
 TOLERANCE = {"digits_cnn": 1e-4, "sentiment_rnn": 1e-4, "diabetes_mlp": 0.1, "digits_gan": 0.0}
@@ -90,9 +88,7 @@ def parity(server, model, size) -> list:
     good, bad = calls_for(model, checkpoint(model).parent.parent, size=size)
     problems = []
     for call in good + bad:
-        reply = requests.post(f"{server.inference_url}/predictions/{model}", data=call.body,
-                              headers={"Content-Type": call.content_type,
-                                       **bearer(server.inference_key())}, timeout=HTTP_TIMEOUT)
+        reply = server.predict(model, call.body, call.content_type)
         if reply.status_code != call.status:
             problems.append(f"{model}: status {reply.status_code} where {call.status} was expected")
             continue
@@ -124,22 +120,12 @@ def main():
           + ", ".join(torch.cuda.get_device_name(i) for i in range(gpus)))
 
     problems = []
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
-        folder = Path(folder)
-        store = build_store(folder / "store", models,
-                            config_dir(folder / "model-config", models, batching=True),
-                            ["--format", args.format])
-        for noop in store.glob("noop_*.mar"):
-            noop.unlink()  # only the real models here
-        (folder / "server").mkdir()
-        server = start_private(folder / "server", store, ready_timeout_s=300, number_of_gpu=gpus)
-        try:
-            for model in models:
-                found = workers_on_gpu(server, model) + parity(server, model, args.requests)
-                print(f"  {model}: {'on GPU, same answers as the CPU' if not found else found[0]}")
-                problems += found
-        finally:
-            server.stop()
+    with private_server(models, checkpoint(models[0]).parent.parent, model_format=args.format,
+                        ready_timeout_s=300, number_of_gpu=gpus) as server:
+        for model in models:
+            found = workers_on_gpu(server, model) + parity(server, model, args.requests)
+            print(f"  {model}: {'on GPU, same answers as the CPU' if not found else found[0]}")
+            problems += found
 
     points = []
     for batching in (False, True):

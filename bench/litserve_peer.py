@@ -16,7 +16,7 @@ import torch
 from fastapi import HTTPException
 
 from bench.compute import build_handler, worker_threads
-from bench.stores import model_format, settings
+from harness.settings import model_format, model_settings as settings
 from handlers.base import rows
 from handlers.hardware import to_device
 from handlers.messages import InvalidInput, Request

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bench.compute import STEPS
 from bench.plots import write_plots
-from bench.stores import ROOT
+from harness.settings import ROOT
 from bench.targets import compute_limit, find
 
 

@@ -9,7 +9,6 @@ the request and its in-process answer as the only right one.
 
 import base64
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -17,12 +16,12 @@ from bench import profile
 from bench.http_load import run_load
 from bench.points import measure_point
 from bench.compute import build_handler
-from bench.stores import ROOT, build_store, config_dir, model_format, noop_name, settings
+from bench.stores import build_store, config_dir, noop_name
+from harness.settings import ROOT, model_format, model_settings as settings
 from handlers import handler_class
-from reliability.client import Call, FreshKey
+from harness.load import Call, FreshKey
 from reliability.mix import expect
-from reliability.testbed import scale
-from tools.torchserve import bearer, start_private
+from harness.torchserve import bearer, running_server
 
 NOOP_ANSWER = {"ok": True}
 JIT_WARM_UP = 4  # unmeasured load on each model of a fresh server, in point warm-ups
@@ -73,13 +72,11 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         folder = Path(folder)
         configs = config_dir(folder / "model-config", models, batching)
-        store = build_store(folder / "model_store", models, configs,
-                            ["--format", chosen_format] if chosen_format else [])
+        store = build_store(folder / "model_store", models, configs, chosen_format)
         (folder / "server").mkdir()
         log(f"starting TorchServe, batching {'on' if batching else 'off'}, "
             f"{len(models) * 2} models …")
-        server = start_private(folder / "server", store, ready_timeout_s=300)
-        try:
+        with running_server(folder / "server", store, ready_timeout_s=300) as server:
             key = FreshKey(server)
             headers = lambda: bearer(key())
             url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
@@ -90,7 +87,7 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
                 run_load(url_for, calls, 32, JIT_WARM_UP * warm_up_s, headers)
             for workers in workers_list:
                 for name in [n for model in models for n in (model, noop_name(model))]:
-                    scale(server, name, workers)
+                    server.scale(name, workers)
                 processes = server_processes(server)
                 for model, kind, body, calls in plan:
                     for concurrency in concurrencies:
@@ -108,11 +105,6 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
                                              "workers": workers, "concurrency": concurrency,
                                              **profiled(server, model, calls, concurrency,
                                                         seconds, headers, url_for)})
-        except BaseException:
-            print(server.log_tail(), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
     return points, profiles
 
 

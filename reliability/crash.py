@@ -18,11 +18,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from reliability.client import Load
+from harness.load import Load
 from reliability.mix import calls_for
 from reliability.report import latency_table, machine, ms, publish
-from reliability.testbed import private_server, scale
-from tools.torchserve import HTTP_TIMEOUT
+from harness.torchserve import private_server
+from harness.torchserve import HTTP_TIMEOUT
 
 POLL_S = 0.05  # how often the management API is asked about the workers
 RECOVERY_TIMEOUT_S = 120
@@ -88,7 +88,7 @@ def wait_for(condition, timeout_s=RECOVERY_TIMEOUT_S) -> float:
 def kill_one_worker_under_load(server, model, calls, concurrency=8, before_s=5.0,
                                after_s=10.0, timeout_s=HTTP_TIMEOUT) -> CrashRun:
     """Scale `model` to two workers, load it, SIGKILL one worker, wait for its replacement, load on → CrashRun."""
-    scale(server, model, 2)
+    server.scale(model, 2)
     # A synchronous scale can return before the new worker reports READY.
     wait_for(lambda: len(server.worker_pids(model)) == 2)
     load = Load(server, itertools.cycle(calls), concurrency, timeout_s).start()

@@ -14,11 +14,12 @@ import re
 
 import requests
 
-from reliability.client import Load
+from harness.load import Load
 from reliability.mix import mixed_calls
 from reliability.report import latency_table, machine, publish
-from reliability.testbed import private_server
-from tools.torchserve import HTTP_TIMEOUT, model_families
+from harness.torchserve import private_server
+from harness.settings import model_families
+from harness.torchserve import HTTP_TIMEOUT
 
 WARM_UP_CALLS = 200  # first requests load lazy code paths in every worker; not counted
 

@@ -14,8 +14,8 @@ from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
 from models.digits_cnn import digits_to_image
-from reliability.client import Call
-from tests.pictures import draw_digit, encode
+from harness.load import Call
+from examples.digit_pictures import draw_digit, encode
 from training.diabetes_data import load_diabetes_splits
 from training.digits_data import load_digit_splits
 from training.sentiment_data import load_sentiment_splits

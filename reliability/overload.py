@@ -16,11 +16,11 @@ from pathlib import Path
 
 from handlers import handler_class
 from models.checkpoint import load_checkpoint
-from reliability.client import Call, Load, percentile
+from harness.load import Call, Load, percentile
 from reliability.mix import CHECKPOINTS, expect
 from reliability.report import machine, ms, publish
-from reliability.testbed import private_server
-from tests.pictures import draw_digit, encode
+from harness.torchserve import private_server
+from examples.digit_pictures import draw_digit, encode
 
 MODEL = "digits_cnn"
 FAST_S = 1.0  # a refusal slower than this is no better than a hang to a client with a timeout

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reliability.client import percentile
+from harness.load import percentile
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 

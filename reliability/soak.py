@@ -15,13 +15,20 @@ import argparse
 import itertools
 import time
 
-from tools.torchserve import model_families
-from reliability.client import Load
+import psutil
+
+from harness.settings import model_families
+from harness.load import Load
 from reliability.mix import mixed_calls
 from reliability.report import latency_table, machine, publish
-from reliability.testbed import private_server, rss_mib
+from harness.torchserve import private_server
 
 MAX_GROWTH = 0.10  # the most a process's memory may grow between warm-up and end
+
+
+def rss_mib(pid) -> float:
+    """Process id → its resident memory in MiB."""
+    return psutil.Process(pid).memory_info().rss / 2**20
 
 
 def processes(server, models) -> dict:

@@ -14,11 +14,12 @@ import itertools
 import tempfile
 import time
 
-from reliability.client import Load
+from harness.load import Load
 from reliability.mix import calls_for
 from reliability.report import latency_table, machine, publish
-from reliability.testbed import build_store, private_server
-from reliability.upgrade import Management, family_sample, upgrade
+from harness.archives import build_store
+from harness.torchserve import private_server
+from reliability.upgrade import default_version, family_sample, upgrade, versions
 
 MODEL = "digits_cnn"
 
@@ -45,16 +46,15 @@ def main():
             private_server([MODEL], enable_model_api="true") as server:
         new_archive = build_store(folder, [MODEL], version="2.0") / f"{MODEL}.mar"
         old_archive = server.model_store / f"{MODEL}.mar"
-        api = Management(server)
         load = Load(server, itertools.cycle(good), args.concurrency).start()
         try:
             for archive in (new_archive, old_archive):
                 time.sleep(pause)
                 timings = upgrade(server, archive, sample, content_type, args.drain,
                                   log=steps.append)
-                served = [v["modelVersion"] for v in api.versions(MODEL)]
+                served = [v["modelVersion"] for v in versions(server, MODEL)]
                 steps.append(f"  versions registered now: {', '.join(served)}; default "
-                             f"{api.default_version(MODEL)['modelVersion']}; steps at "
+                             f"{default_version(server, MODEL)['modelVersion']}; steps at "
                              + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
             time.sleep(pause)
         finally:

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from models.checkpoint import load_checkpoint
-from tools.torchserve import model_families, start_private
+from harness.archives import build_store
+from harness.settings import model_families
+from harness.torchserve import start_private
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every model family with serving settings, or only those named in TEST_MODELS
@@ -52,34 +53,19 @@ def digits_checkpoint(checkpoint_dir):
     return load_checkpoint(checkpoint_dir / "digits_cnn" / "model.pt")
 
 
-def archive(checkpoint_dir, store, models=MODELS, model_config=None):
-    """Checkpoints → <model>.mar files in `store`, by archive.sh (with another model-config folder)."""
-    extra = ["--model-config", str(model_config)] if model_config else []
-    subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoint_dir),
-                    "--model-store", str(store), *extra, *models], cwd=ROOT, check=True,
-                   timeout=600, capture_output=True,
-                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-
-
 def start_batching_server(checkpoint_dir, tmp_path_factory, batch_size, delay_ms):
     """A private TorchServe whose models batch up to `batch_size` requests waiting `delay_ms`,
     one worker each, so that concurrent requests share worker calls."""
-    configs = tmp_path_factory.mktemp("batching_model_config")
-    for model in MODELS:
-        settings = yaml.safe_load((ROOT / "model-config" / f"{model}.yaml").read_text())
-        settings.update(minWorkers=1, maxWorkers=1, batchSize=batch_size, maxBatchDelay=delay_ms)
-        (configs / f"{model}.yaml").write_text(yaml.safe_dump(settings))
-    store = tmp_path_factory.mktemp("batching_store")
-    archive(checkpoint_dir, store, model_config=configs)
+    store = build_store(tmp_path_factory.mktemp("batching_store"), MODELS, checkpoint_dir,
+                        overrides={"minWorkers": 1, "maxWorkers": 1, "batchSize": batch_size,
+                                   "maxBatchDelay": delay_ms})
     return start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
 
 
 @pytest.fixture(scope="session")
 def model_store(checkpoint_dir, tmp_path_factory):
     """A model store holding every model's .mar, built by archive.sh."""
-    store = tmp_path_factory.mktemp("model_store")
-    archive(checkpoint_dir, store)
-    return store
+    return build_store(tmp_path_factory.mktemp("model_store"), MODELS, checkpoint_dir)
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,9 @@ from urllib3 import encode_multipart_formdata
 from handlers import handler_class
 from handlers.messages import Request
 from tests.conftest import MODELS, start_batching_server
-from tests.pictures import draw_digit, encode
+from examples.digit_pictures import draw_digit, encode
 from tests.test_properties import png_declaring
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from harness.torchserve import HTTP_TIMEOUT, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUEST_SIZE = 10 * 1024 * 1024  # config.properties: max_request_size

@@ -11,7 +11,7 @@ from handlers.messages import Request
 from handlers.diabetes_mlp import MAX_RECORDS, DiabetesMLPHandler
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from training.diabetes_data import load_diabetes_splits
 
 ROOT = Path(__file__).resolve().parent.parent

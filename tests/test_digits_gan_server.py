@@ -13,7 +13,7 @@ from PIL import Image
 
 from handlers.messages import Request
 from handlers.digits_gan import DigitsGANHandler
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_gan_evaluation import classify_pngs, load_classifier
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from PIL import Image
 from handlers.messages import Request
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
 from tests.in_process import InProcessHandler, expected_answers
-from tests.pictures import STROKES, draw_digit, encode
+from examples.digit_pictures import STROKES, draw_digit, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 # The README's sample, a hand-drawn 3: every trained model must read it (tests/test_readme.py).

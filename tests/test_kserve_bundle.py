@@ -16,8 +16,9 @@ from handlers import handler_class
 from tests.conftest import MODELS
 from tests.test_protocols import plain_examples, v1_body, v2_body, v2_expected
 from tools import kserve_bundle
-from tools.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, TorchServe, archived_model_names,
-                              free_ports, model_families, read_properties, write_properties)
+from harness.settings import archived_model_names, model_families
+from harness.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, TorchServe, free_ports,
+                                read_properties, write_properties)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "kserve"

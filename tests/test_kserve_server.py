@@ -13,7 +13,7 @@ import requests
 from tests.conftest import MODELS
 from tests.test_protocols import (bad_instance, plain_examples, post, v1_body, v2_body,
                                   wrong_datatype, wrong_shape)
-from tools.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
+from harness.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 # kserve needs psutil<6, which the main pins rule out: it has its own environment.

@@ -21,8 +21,8 @@ from handlers.metrics import (BATCH_SIZE_METRIC, INVALID_METRIC, REASONS, STEP_M
 from models.sentiment_rnn import MAX_TEXT_CHARS
 from tests.conftest import MODELS
 from tests.in_process import InProcessHandler
-from tests.pictures import draw_digit, encode
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from examples.digit_pictures import draw_digit, encode
+from harness.torchserve import HTTP_TIMEOUT, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT = json.loads((ROOT / "samples" / "patient.json").read_text())

@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import MODELS
 from tests.test_metrics import PATIENT, parse_prometheus, post
-from tools.torchserve import HTTP_TIMEOUT, free_ports, read_properties, stop_process_group
+from harness.torchserve import HTTP_TIMEOUT, free_ports, read_properties, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "deploy" / "monitoring"

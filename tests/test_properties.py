@@ -28,7 +28,7 @@ from handlers.diabetes_mlp import MAX_RECORDS
 from models.digits_gan import MAX_COUNT, decode_png
 from tests.conftest import MODELS
 from tests.in_process import InProcessHandler
-from tests.pictures import draw_digit, encode
+from examples.digit_pictures import draw_digit, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 # Modest budgets with a fixed seed: the whole file runs in well under a minute, the same way in CI.

@@ -14,7 +14,7 @@ from handlers.messages import Request
 from handlers.protocols import MAX_EXAMPLES, PLAIN, V1, V2, open_envelope
 from models.diabetes_mlp import FEATURES
 from tests.conftest import MODELS, start_batching_server
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from harness.torchserve import HTTP_TIMEOUT, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = base64.b64encode((ROOT / "samples" / "digit_3.png").read_bytes()).decode("ascii")

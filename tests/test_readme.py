@@ -15,9 +15,9 @@ from PIL import Image
 
 from tests.conftest import MODELS
 from tests.in_process import expected_answers
-from tools.java import java_problem
+from harness.java import java_problem
 from tools.serve import curl_command
-from tools.torchserve import model_families
+from harness.settings import model_families
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -11,7 +11,7 @@ from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
 from models.sentiment_rnn import MAX_TEXT_CHARS
 from tests.test_sentiment_rnn_model import HAND_WRITTEN
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from training.sentiment_data import load_sentiment_splits
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from handlers.messages import Request
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
 from models.digits_cnn import digits_to_image
 from tests.in_process import expected_answers
-from tests.pictures import STROKES, draw_digit, encode
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from examples.digit_pictures import STROKES, draw_digit, encode
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_data import load_digit_splits
 
 PNG = {"Content-Type": "image/png"}

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tools.torchserve import CLOSED_ADDRESS, private_config, start_private
-from tests.pictures import draw_digit, encode
-from tools.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
+from harness.torchserve import CLOSED_ADDRESS, private_config, start_private
+from examples.digit_pictures import draw_digit, encode
+from harness.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = read_properties(ROOT / "config.properties")

@@ -12,18 +12,16 @@ Markdown table per concurrency: requests/s, p50 and p99.
 import argparse
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import yaml
 
-from reliability.client import Load, percentile
+from harness.load import Load, percentile
 from reliability.mix import calls_for
-from tools.torchserve import start_private
+from harness.archives import build_store
+from harness.torchserve import running_server
 
 SETTINGS = {  # family → (batchSize, maxBatchDelay ms, format) to compare; the first is no batching
     "diabetes_mlp": [(1, 0, "eager"), (8, 2, "eager"), (32, 2, "eager"), (32, 10, "eager"),
@@ -33,7 +31,6 @@ SETTINGS = {  # family → (batchSize, maxBatchDelay ms, format) to compare; the
     "digits_gan": [(1, 0, "eager"), (4, 2, "eager"), (8, 2, "eager"), (8, 5, "eager")],
     "sentiment_rnn": [(1, 0, "eager"), (8, 2, "eager"), (16, 2, "eager"), (16, 5, "eager")],
 }
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = (1, 16)  # a lone client (what the delay costs) and a busy one (what batching buys)
 
 
@@ -61,15 +58,6 @@ def write_variant(archive: Path, target_dir: Path, family, size, delay, model_fo
     return target
 
 
-def build_store(store, families, model_format) -> Path:
-    """Families → `store` with <family>.mar for each, written by archive.sh --format."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    subprocess.run([str(ROOT / "archive.sh"), "--format", model_format, "--model-store", str(store),
-                    *families], cwd=ROOT, check=True, timeout=900, env=env,
-                   stdout=subprocess.DEVNULL)
-    return Path(store)
-
-
 def measure(server, calls, concurrency) -> dict:
     """Calls at a concurrency → {"rps", "p50", "p99", "wrong"}."""
     load = Load(server, calls, concurrency)
@@ -91,7 +79,7 @@ def main():
         built = {model_format: build_store(
                      Path(folder) / model_format,
                      [f for f in families if any(s[2] == model_format for s in SETTINGS[f])],
-                     model_format)
+                     model_format=model_format)
                  for model_format in formats}
         store = Path(folder) / "store"
         store.mkdir()
@@ -100,8 +88,7 @@ def main():
                 write_variant(built[model_format] / f"{family}.mar", store, family, size, delay,
                               model_format)
         (Path(folder) / "server").mkdir()
-        server = start_private(Path(folder) / "server", store, ready_timeout_s=600)
-        try:
+        with running_server(Path(folder) / "server", store, ready_timeout_s=600) as server:
             results = {}
             for family in families:
                 good, _ = calls_for(family)
@@ -116,11 +103,6 @@ def main():
                                      for i in range(args.requests)]
                             results.setdefault((name, concurrency), []).append(
                                 measure(server, calls, concurrency))
-        except BaseException:
-            print(server.log_tail(), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
     for concurrency in CONCURRENCY:
         print(f"\nconcurrency {concurrency} ({args.rounds} rounds × {args.requests} requests, "
               "medians of the rounds' figures)\n")

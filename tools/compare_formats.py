@@ -17,24 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from handlers import handler_class
 from handlers.formats import FORMATS, FormatError, build_package
+from harness.settings import ROOT, model_settings as settings
 from models.checkpoint import load_checkpoint
 from models.digits_cnn import MAX_INK
 
-ROOT = Path(__file__).resolve().parent.parent
 # A regressor's predictions may move this much, relative, and still count as the same.
 RELATIVE_TOLERANCE = 1e-3
 # A GAN pixel, as the 0–255 grey level of the PNG served, may move this much.
 PIXEL_TOLERANCE = 1
 GAN_SEEDS = range(10)  # × 10 digits × MAX_COUNT images: 1,600 images compared
-
-
-def settings(family) -> dict:
-    """Family → its model-config yaml as a dict."""
-    return yaml.safe_load((ROOT / "model-config" / f"{family}.yaml").read_text())
 
 
 def split_inputs(handler) -> list:

@@ -19,7 +19,7 @@ from handlers.hardware import to_device
 from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from reliability.mix import CHECKPOINTS, calls_for
-from tools.compare_formats import settings
+from harness.settings import model_settings as settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 
 from handlers import handler_class
-from tools.torchserve import ServerError, TorchServe, archived_model_names, stop_gateway
+from harness.settings import ROOT, archived_model_names
+from harness.torchserve import ServerError, TorchServe, stop_gateway
 
-ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 180
 
 
