@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
+from bench.stores import checkpoint
 from handlers import handler_class
 from handlers import hardware
 from handlers.hardware import to_device
 from handlers.messages import Request
-from bench.stores import checkpoint
 from harness.settings import ROOT, model_settings as settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")

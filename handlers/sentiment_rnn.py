@@ -3,8 +3,8 @@
 import torch
 
 from handlers.base import ModelHandler
-from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
 from handlers.explanations import explain_review
+from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
 from handlers.protocols import Tensor
 from models.sentiment_rnn import MAX_TEXT_CHARS, normalize_text, pad_token_ids
 

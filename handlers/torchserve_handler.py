@@ -11,9 +11,9 @@ from http import HTTPStatus
 import torch
 
 from handlers import handler_class
+from handlers.formats import PACKAGE_FILE, format_in
 from handlers.hardware import pick_device, worker_threads
 from handlers.messages import JSON_CONTENT_TYPE, InvalidInput, Request, field_names
-from handlers.formats import PACKAGE_FILE, format_in
 from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
 

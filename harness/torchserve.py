@@ -146,7 +146,7 @@ def stop_gateway(pid_path):
 class TorchServe:
     """One TorchServe server: a working directory (logs, key file), a config, a model store."""
 
-    def __init__(self, workdir, config_path, model_store=None, private_tmp=None):
+    def __init__(self, workdir, config_path, model_store=None, private_tmp=None, environment=None):
         self.workdir = Path(workdir).resolve()
         self.config_path = Path(config_path).resolve()
         self.properties = read_properties(self.config_path)
@@ -156,6 +156,7 @@ class TorchServe:
         # the temp directory; a private one lets several servers (say, tests
         # beside `make serve`) run at once without touching each other.
         self.private_tmp = Path(private_tmp).resolve() if private_tmp else None
+        self.environment = dict(environment or {})  # variables the server starts with, beside ours
         self.inference_url = self.properties.get("inference_address", "http://127.0.0.1:8080")
         self.management_url = self.properties.get("management_address", "http://127.0.0.1:8081")
         self.metrics_url = self.properties.get("metrics_address", "http://127.0.0.1:8082")
@@ -172,7 +173,7 @@ class TorchServe:
     # Process control
 
     def _env(self):
-        env = dict(os.environ)
+        env = {**os.environ, **self.environment}
         if self.private_tmp:
             env["TMPDIR"] = env["TEMP"] = str(self.private_tmp)
         # The worker Python must be this interpreter's, with its packages.
@@ -302,13 +303,16 @@ class TorchServe:
         self.manage("PUT", f"/models/{model}", timeout=SCALE_TIMEOUT_S, min_worker=count,
                     max_worker=count, synchronous="true")
 
-    def predict(self, model, body, content_type, version=None,
-                timeout=HTTP_TIMEOUT) -> requests.Response:
-        """One body to /predictions/<model>[/<version>] with the current inference key → the
-        response, whatever its status."""
-        url = f"{self.inference_url}/predictions/{model}" + (f"/{version}" if version else "")
-        return requests.post(url, data=body, timeout=timeout,
-                             headers={"Content-Type": content_type, **bearer(self.inference_key())})
+    def predict(self, model, body, content_type, version=None, timeout=HTTP_TIMEOUT,
+                route="predictions", headers=None, key=None) -> requests.Response:
+        """One body to /<route>/<model>[/<version>] (route: predictions or explanations) with
+        `key` (default: the current inference key) → the response, whatever its status; no
+        Content-Type header when content_type is None."""
+        url = f"{self.inference_url}/{route}/{model}" + (f"/{version}" if version else "")
+        headers = {**(headers or {}), **bearer(self.inference_key() if key is None else key)}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return requests.post(url, data=body, timeout=timeout, headers=headers)
 
     def ready_workers(self, model) -> int:
         return len(self.worker_pids(model))

@@ -18,11 +18,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from harness.examples import calls_for, subject
 from harness.load import Load
-from reliability.mix import calls_for
-from reliability.report import latency_table, machine, ms, publish
 from harness.torchserve import private_server
 from harness.torchserve import HTTP_TIMEOUT
+from reliability.report import latency_table, machine, ms, publish
 
 POLL_S = 0.05  # how often the management API is asked about the workers
 RECOVERY_TIMEOUT_S = 120
@@ -123,8 +123,8 @@ def describe(number, run) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="digits_cnn",
-                        help="the model to crash (default digits_cnn)")
+    parser.add_argument("--model", default=subject("crash"),
+                        help=f"the model to crash (default {subject('crash')})")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     parser.add_argument("--before", type=float, default=2,
                         help="seconds of load before the kill (default 2)")

@@ -14,12 +14,12 @@ import re
 
 import requests
 
+from harness.examples import mixed_calls
 from harness.load import Load
-from reliability.mix import mixed_calls
-from reliability.report import latency_table, machine, publish
-from harness.torchserve import private_server
 from harness.settings import model_families
+from harness.torchserve import private_server
 from harness.torchserve import HTTP_TIMEOUT
+from reliability.report import latency_table, machine, publish
 
 WARM_UP_CALLS = 200  # first requests load lazy code paths in every worker; not counted
 

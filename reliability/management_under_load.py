@@ -23,14 +23,14 @@ from pathlib import Path
 
 import requests
 
+from harness.examples import calls_for, subject
 from harness.load import Load, percentile
-from reliability.mix import calls_for
-from reliability.report import machine, ms, publish
 from harness.torchserve import private_server
-from tools.management_gateway import UnixHTTPConnection
 from harness.torchserve import HTTP_TIMEOUT, bearer
+from reliability.report import machine, ms, publish
+from tools.management_gateway import UnixHTTPConnection
 
-MODEL = "digits_cnn"
+MODEL = subject("management under load")
 POLL_INTERVAL_S = 0.1
 
 

@@ -3,8 +3,9 @@
     python -m reliability.overload              # queue of 4, one worker, 64 clients for 10 s
     python -m reliability.overload --dry-run    # 32 clients for 2 s, figures not written
 
-The slow request is the largest picture digits_cnn accepts, a 4000×4000 PNG
-(about 0.15 s of one worker's time). Exit status 0 only when some requests
+The slow request is the family's slowest_body() (families/<family>.py): for
+digits_cnn the largest picture it accepts, a 4000×4000 PNG, about 0.15 s of one
+worker's time. Exit status 0 only when some requests
 were refused with 503, every refusal came back within FAST_S, every request
 got an answer, every 200 was the in-process answer, and the server answered
 normally after the burst.
@@ -15,22 +16,21 @@ import itertools
 from pathlib import Path
 
 from handlers import handler_class
-from models.checkpoint import load_checkpoint
+from harness.examples import expect, hook, subject
 from harness.load import Call, Load, percentile
-from reliability.mix import CHECKPOINTS, expect
-from reliability.report import machine, ms, publish
+from harness.settings import CHECKPOINTS
 from harness.torchserve import private_server
-from examples.digit_pictures import draw_digit, encode
+from models.checkpoint import load_checkpoint
+from reliability.report import machine, ms, publish
 
-MODEL = "digits_cnn"
+MODEL = subject("overload")
 FAST_S = 1.0  # a refusal slower than this is no better than a hang to a client with a timeout
-SIDE = 4000  # pixels: a 4000×4000 picture, just under the 16,777,216-pixel limit
 
 
 def slow_call(checkpoints=CHECKPOINTS) -> Call:
-    """→ the slowest good digits_cnn call, a 4000×4000 PNG, with its in-process answer."""
+    """→ the slowest good call of the overload check's family, with its in-process answer."""
     handler = handler_class(MODEL)(load_checkpoint(Path(checkpoints) / MODEL / "model.pt"))
-    [call] = expect(handler, MODEL, [(encode(draw_digit("7", size=SIDE)), "image/png")])
+    [call] = expect(handler, MODEL, [hook(MODEL, "slowest_body")()])
     return call
 
 
@@ -75,7 +75,8 @@ def main():
     refused, served = found["refused"], found["served"]
     lines = [
         (f"{MODEL}, 1 worker, job_queue_size={args.queue}; {clients} clients sending "
-         f"{SIDE}×{SIDE} PNGs for {seconds:g} s, {len(outcomes):,} requests:"),
+         f"{hook(MODEL, 'SLOWEST_WORDS', 'its slowest requests')} for {seconds:g} s, "
+         f"{len(outcomes):,} requests:"),
         "",
         "| answer | requests | p50 | p99 | max |",
         "|---|---:|---:|---:|---:|",

@@ -17,11 +17,11 @@ import time
 
 import psutil
 
-from harness.settings import model_families
+from harness.examples import mixed_calls
 from harness.load import Load
-from reliability.mix import mixed_calls
-from reliability.report import latency_table, machine, publish
+from harness.settings import model_families
 from harness.torchserve import private_server
+from reliability.report import latency_table, machine, publish
 
 MAX_GROWTH = 0.10  # the most a process's memory may grow between warm-up and end
 

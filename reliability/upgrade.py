@@ -35,7 +35,8 @@ from pathlib import Path
 
 import requests
 
-from harness.settings import ROOT, archive_manifest
+from harness.examples import sample as family_sample
+from harness.settings import archive_manifest
 from harness.torchserve import KeyFile, ServerError, TorchServe
 
 POLL_S = 0.2
@@ -206,7 +207,7 @@ def main():
         model, version = manifest(args.archive)
         sample, content_type = args.sample, args.content_type
         if sample is None:
-            sample, content_type = family_sample(model)
+            sample, content_type = family_sample(model) or (None, None)
         upgrade(server, args.archive, sample, content_type, args.drain, args.timeout)
     except ServerError as error:
         print(f"upgrade stopped: {error}", file=sys.stderr)
@@ -214,17 +215,6 @@ def main():
     print(f"\nA restart serves every archive in {server.model_store} (load_models=all): to keep "
           f"{version} after one, leave only its {model} archive there.")
     return 0
-
-
-def family_sample(model) -> tuple:
-    """A model name → (sample path, content type) of our family of that name, or (None, None)."""
-    from handlers import handler_class
-
-    try:
-        path, content_type = handler_class(model).sample
-    except (ImportError, AttributeError):
-        return None, None
-    return ROOT / path, content_type
 
 
 if __name__ == "__main__":

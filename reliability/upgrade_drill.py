@@ -14,14 +14,14 @@ import itertools
 import tempfile
 import time
 
-from harness.load import Load
-from reliability.mix import calls_for
-from reliability.report import latency_table, machine, publish
 from harness.archives import build_store
+from harness.examples import calls_for, sample, subject
+from harness.load import Load
 from harness.torchserve import private_server
-from reliability.upgrade import default_version, family_sample, upgrade, versions
+from reliability.report import latency_table, machine, publish
+from reliability.upgrade import default_version, upgrade, versions
 
-MODEL = "digits_cnn"
+MODEL = subject("upgrade drill")
 
 
 def main():
@@ -40,7 +40,7 @@ def main():
 
     started_on = machine()
     good, _ = calls_for(MODEL)
-    sample, content_type = family_sample(MODEL)
+    sample_path, content_type = sample(MODEL)
     steps = []
     with tempfile.TemporaryDirectory(prefix="reliability-v2-") as folder, \
             private_server([MODEL], enable_model_api="true") as server:
@@ -50,7 +50,7 @@ def main():
         try:
             for archive in (new_archive, old_archive):
                 time.sleep(pause)
-                timings = upgrade(server, archive, sample, content_type, args.drain,
+                timings = upgrade(server, archive, sample_path, content_type, args.drain,
                                   log=steps.append)
                 served = [v["modelVersion"] for v in versions(server, MODEL)]
                 steps.append(f"  versions registered now: {', '.join(served)}; default "

@@ -6,29 +6,16 @@ store change), waits until every worker is READY, and stops it afterwards.
 When a test that used it fails, the server's log tail is added to the report.
 """
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from models.checkpoint import load_checkpoint
 from harness.archives import build_store
-from harness.settings import model_families
+from harness.settings import ROOT, model_families
 from harness.torchserve import start_private
-
-ROOT = Path(__file__).resolve().parent.parent
-# Every model family with serving settings, or only those named in TEST_MODELS
-# (comma-separated) to work on a few families at a time.
-MODELS = (os.environ["TEST_MODELS"].split(",") if os.environ.get("TEST_MODELS")
-          else model_families())
-# The checkpoints under test: `make test` sets CHECKPOINT_DIR (checkpoints/seed-3 for
-# TRAIN_SEED=3 make test); run by hand, the repository's checkpoints/.
-CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR") or ROOT / "checkpoints")
-if not CHECKPOINT_DIR.is_absolute():
-    CHECKPOINT_DIR = ROOT / CHECKPOINT_DIR
-
+from models.checkpoint import load_checkpoint
+from tests.under_test import CHECKPOINT_DIR, MODELS
 
 @pytest.fixture(scope="session")
 def checkpoint_dir(tmp_path_factory):
@@ -48,18 +35,34 @@ def checkpoint_dir(tmp_path_factory):
     return folder
 
 
+def checkpoint_fixture(model):
+    """A family → the session fixture <family>_checkpoint: its checkpoint under test, loaded."""
+    @pytest.fixture(scope="session", name=f"{model}_checkpoint")
+    def loaded(checkpoint_dir):
+        return load_checkpoint(checkpoint_dir / model / "model.pt")
+    return loaded
+
+
+for _family in model_families():
+    globals()[f"{_family}_checkpoint"] = checkpoint_fixture(_family)
+
+
+# The batching server: models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS, one
+# worker each, so that concurrent requests share worker calls.
+BATCH_SIZE = 8
+BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
+
+
 @pytest.fixture(scope="session")
-def digits_checkpoint(checkpoint_dir):
-    return load_checkpoint(checkpoint_dir / "digits_cnn" / "model.pt")
-
-
-def start_batching_server(checkpoint_dir, tmp_path_factory, batch_size, delay_ms):
-    """A private TorchServe whose models batch up to `batch_size` requests waiting `delay_ms`,
-    one worker each, so that concurrent requests share worker calls."""
+def batching_server(checkpoint_dir, tmp_path_factory):
+    """A private TorchServe whose models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS,
+    one worker each, shared by the tests of batches (bad input, protocols)."""
     store = build_store(tmp_path_factory.mktemp("batching_store"), MODELS, checkpoint_dir,
-                        overrides={"minWorkers": 1, "maxWorkers": 1, "batchSize": batch_size,
-                                   "maxBatchDelay": delay_ms})
-    return start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
+                        overrides={"minWorkers": 1, "maxWorkers": 1, "batchSize": BATCH_SIZE,
+                                   "maxBatchDelay": BATCH_DELAY_MS})
+    running = start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")

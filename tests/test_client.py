@@ -14,9 +14,9 @@ import pytest
 
 from client.prometheus import SERVER, parse, summary
 from client.request_body import BodyError, request_body, sniff
-from tests.in_process import expected_answers
 from harness.archives import build_store
 from harness.torchserve import private_config, start_private
+from tests.in_process import expected_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -11,8 +11,8 @@ import requests
 import yaml
 from PIL import Image
 
-from handlers.messages import Request
 from handlers.digits_gan import DigitsGANHandler
+from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_gan_evaluation import classify_pngs, load_classifier
 

@@ -16,13 +16,13 @@ import pytest
 import requests
 
 from handlers import handler_class
-from handlers.messages import Request
 from handlers.formats import FORMAT_FILE, PACKAGE_FILE, FormatError, build_package, format_in
+from handlers.messages import Request
+from harness.archives import build_store
+from harness.torchserve import HTTP_TIMEOUT, bearer, start_private
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
 from tools.compare_formats import agreement, batches, outputs, settings, split_inputs
-from harness.archives import build_store
-from harness.torchserve import HTTP_TIMEOUT, bearer, start_private
 from training.diabetes_data import load_diabetes_splits
 
 ROOT = Path(__file__).resolve().parent.parent

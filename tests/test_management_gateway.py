@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.load import Load
-from reliability.management_under_load import poll_both
-from reliability.mix import calls_for
-from tools.management_gateway import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
 from harness.archives import build_store
+from harness.examples import calls_for
+from harness.load import Load
 from harness.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, start_private
+from reliability.management_under_load import poll_both
+from tools.management_gateway import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parent.parent
 PROPERTY = settings(max_examples=60, derandomize=True, deadline=None,

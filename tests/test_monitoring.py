@@ -13,9 +13,11 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import MODELS
-from tests.test_metrics import PATIENT, parse_prometheus, post
+from client.prometheus import by_sample
+from harness.examples import sample_body
 from harness.torchserve import HTTP_TIMEOUT, free_ports, read_properties, stop_process_group
+from tests.calls import post
+from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -26,7 +28,7 @@ TRAFFIC = {
     "digits_cnn": [((ROOT / "samples" / "digit_3.png").read_bytes(), "image/png"),
                    (b"no picture", "image/png")],
     "sentiment_rnn": [(b"a fine film", "text/plain"), (b"", "text/plain")],
-    "diabetes_mlp": [(json.dumps(PATIENT).encode(), "application/json"), (b"[]", "application/json")],
+    "diabetes_mlp": [(sample_body("diabetes_mlp")[0], "application/json"), (b"[]", "application/json")],
     "digits_gan": [(b'{"digit": 7, "count": 1, "seed": 1}', "application/json"),
                    (b'{"digit": 12}', "application/json")],
 }
@@ -108,7 +110,7 @@ def test_every_metric_and_label_the_dashboard_queries_is_in_a_real_scrape(busy_s
     deadline = time.monotonic() + 30  # the worker's metric lines trail its answers
     while True:
         text = requests.get(f"{busy_server.metrics_url}/metrics", timeout=HTTP_TIMEOUT).text
-        samples = parse_prometheus(text)
+        samples = by_sample(text)
         # A labelled counter nothing has counted yet (Requests5XX) is declared with no sample.
         declared = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
         missing = []

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ts.protocol.otf_message_handler import _retrieve_input_data
 
+from families.digits_cnn_pictures import draw_digit, encode, png_declaring
 from handlers import handler_class
-from handlers.messages import Request
 from handlers.diabetes_mlp import MAX_RECORDS
+from handlers.messages import Request
 from models.digits_gan import MAX_COUNT, decode_png
-from tests.conftest import MODELS
 from tests.in_process import InProcessHandler
-from examples.digit_pictures import draw_digit, encode
+from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Modest budgets with a fixed seed: the whole file runs in well under a minute, the same way in CI.
@@ -83,16 +82,6 @@ def odd_values():
     """Values at the edges of what a field accepts: non-finite, past a limit, the wrong type."""
     return st.sampled_from([math.nan, math.inf, -math.inf, 1e6, 1e6 + 1, -1e6 - 1, 10**400, -0.0,
                             0, 16, 17, 2**63, -1, 7.0, True, False, None, "7", "", [], {}])
-
-
-def png_declaring(width, height, mode_byte=0, depth=8) -> bytes:
-    """A PNG whose header declares width × height, with a few bytes of pixels: a bomb's shape."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    header = struct.pack(">IIBBBBB", width, height, depth, mode_byte, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
 def image_files() -> list:

@@ -18,8 +18,8 @@ from ts.context import Context
 from handlers.torchserve_handler import TorchServeHandler
 from harness.archives import build_store
 from harness.torchserve import start_private
-from tests.test_checkpoint import WritesMarker
 from harness.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, bearer
+from tests.hostile import WritesMarker
 
 ROOT = Path(__file__).resolve().parent.parent
 
