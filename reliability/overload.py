@@ -11,7 +11,6 @@ got an answer, every 200 was the in-process answer, and the server answered
 normally after the burst.
 """
 
-import argparse
 import itertools
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from harness.load import Call, Load, percentile
 from harness.settings import CHECKPOINTS
 from harness.torchserve import private_server
 from models.checkpoint import load_checkpoint
-from reliability.report import machine, ms, publish
+from reliability.report import check_arguments, machine, ms, publish
 
 MODEL = subject("overload")
 FAST_S = 1.0  # a refusal slower than this is no better than a hang to a client with a timeout
@@ -54,14 +53,12 @@ def verdict(outcomes) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = check_arguments(__doc__, "32 clients for 2 s")
     parser.add_argument("--queue", type=int, default=4,
                         help="job_queue_size for the server (default 4)")
     parser.add_argument("--clients", type=int, default=64, help="requests in flight (default 64)")
     parser.add_argument("--seconds", type=float, default=10,
                         help="how long the burst lasts (default 10)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="32 clients for 2 s, figures not written to docs/reliability.md")
     args = parser.parse_args()
     clients, seconds = (32, 2) if args.dry_run else (args.clients, args.seconds)
 

@@ -11,7 +11,6 @@ frontend's RSS grows for about the first minute while it touches its heap
 worker was restarted, and every answer was right.
 """
 
-import argparse
 import itertools
 import time
 
@@ -21,7 +20,7 @@ from harness.examples import mixed_calls
 from harness.load import Load
 from harness.settings import model_families
 from harness.torchserve import private_server
-from reliability.report import latency_table, machine, publish
+from reliability.report import check_arguments, latency_table, machine, publish
 
 MAX_GROWTH = 0.10  # the most a process's memory may grow between warm-up and end
 
@@ -41,17 +40,12 @@ def processes(server, models) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = check_arguments(__doc__, "5 s warm-up, 10 s measured", concurrency=32)
     parser.add_argument("--seconds", type=float, default=60, help="measured load (default 60)")
     parser.add_argument("--warm-up", type=float, default=60,
                         help="seconds of load before the baseline reading (default 60)")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="requests in flight (default 32)")
     parser.add_argument("--every", type=float, default=10,
                         help="seconds between readings (default 10)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="5 s warm-up, 10 s measured, figures not written to "
-                             "docs/reliability.md")
     args = parser.parse_args()
     warm_up, seconds = (5, 10) if args.dry_run else (args.warm_up, args.seconds)
 

@@ -9,7 +9,6 @@ Version 2.0 is an archive of the same checkpoint built by
 the in-process answer. Exit status 0 only when every request got it.
 """
 
-import argparse
 import itertools
 import tempfile
 import time
@@ -18,23 +17,19 @@ from harness.archives import build_store
 from harness.examples import calls_for, sample, subject
 from harness.load import Load
 from harness.torchserve import private_server
-from reliability.report import latency_table, machine, publish
+from reliability.report import check_arguments, latency_table, machine, publish
 from reliability.upgrade import default_version, upgrade, versions
 
 MODEL = subject("upgrade drill")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--concurrency", type=int, default=16,
-                        help="requests in flight (default 16)")
+    parser = check_arguments(__doc__, "1 s pauses", concurrency=16)
     parser.add_argument("--pause", type=float, default=5,
                         help="seconds of load before, between and after the two swaps (default 5)")
     parser.add_argument("--drain", type=float, default=3,
                         help="seconds the old version drains after its queue is empty, before it "
                              "is unregistered (default 3)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="1 s pauses, figures not written to docs/reliability.md")
     args = parser.parse_args()
     pause = 1 if args.dry_run else args.pause
 
