@@ -1,8 +1,10 @@
 """diabetes_mlp: test-split patients, and what the tools compare them by."""
 
 import json
+import math
 import random
 
+from handlers.diabetes_mlp import MAX_RECORDS
 from harness.examples import sample_body, tensor
 from models.diabetes_mlp import FEATURES
 from training.diabetes_data import load_diabetes_splits
@@ -59,3 +61,26 @@ def v2_inputs(first, second) -> list:
 
 def v2_outputs(first, second) -> list:
     return [tensor("prediction", [2], "FP64", [first["prediction"], second["prediction"]])]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    near-miss records, lists of them, and lists around the records limit."""
+    st = make.st
+
+    def patient():
+        return json.loads(sample_body("diabetes_mlp")[0])  # a fresh copy each time
+    record = make.near_misses(patient(), st.one_of(make.odd_values(), st.floats(-2e6, 2e6),
+                                                   make.numbers(), make.json_scalars()))
+    many = st.sampled_from([0, 1, MAX_RECORDS, MAX_RECORDS + 1]).map(lambda n: [patient()] * n)
+    return st.one_of(record, st.lists(st.one_of(record, make.json_scalars()), max_size=4), many)
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    predictions = answer if isinstance(answer, list) else [answer]
+    assert 1 <= len(predictions) <= MAX_RECORDS
+    for prediction in predictions:
+        assert set(prediction) == {"prediction"} and math.isfinite(prediction["prediction"])

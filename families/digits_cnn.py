@@ -3,7 +3,7 @@
 import base64
 import json
 
-from families.digits_cnn_pictures import draw_digit, encode
+from families.digits_cnn_pictures import draw_digit, encode, png_declaring
 from harness.examples import sample_body, tensor
 from models.digits_cnn import digits_to_image
 from training.digits_data import load_digit_splits
@@ -75,3 +75,60 @@ def v2_outputs(first, second) -> list:
         tensor("top_k_probability", [2, 3], "FP32",
                [entry["probability"] for answer in (first, second) for entry in answer["top_k"]]),
     ]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def image_files() -> list:
+    """One drawn digit in every accepted format, and a few odd modes."""
+    three = draw_digit("3")
+    files = [encode(three, fmt) for fmt in ("PNG", "JPEG", "BMP", "GIF", "WEBP")]
+    files += [encode(three.convert(mode)) for mode in ("1", "LA", "P", "RGBA", "I;16")]
+    return files
+
+
+def mutated(st, data: bytes):
+    """Image bytes → the same bytes, cut short, or with a few bytes overwritten."""
+    cut = st.integers(0, len(data)).map(lambda n: data[:n])
+    flips = st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)),
+                     min_size=1, max_size=4)
+
+    def flip(changes):
+        changed = bytearray(data)
+        for index, value in changes:
+            changed[index] = value
+        return bytes(changed)
+    return st.one_of(st.just(data), cut, flips.map(flip))
+
+
+def images(st):
+    declared = st.builds(png_declaring, st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1),
+                         st.sampled_from([0, 2, 3, 4, 6]), st.sampled_from([1, 8, 16]))
+    files = image_files()
+    # Drawn by index: a strategy over the bytes themselves would print them all in its repr.
+    return st.one_of(st.integers(0, len(files) - 1).flatmap(lambda i: mutated(st, files[i])),
+                     declared)
+
+
+def base64_images(st):
+    encoded = images(st).map(lambda data: base64.b64encode(data).decode())
+    return st.one_of(encoded, encoded.map(lambda text: "data:image/png;base64," + text),
+                     st.text(max_size=40))
+
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    bodies close to what this family reads: pictures whole or damaged, and near-miss JSON."""
+    st = make.st
+    image = {"image": base64.b64encode(image_files()[0]).decode()}
+    return st.one_of(images(st), make.near_misses(image, st.one_of(base64_images(st),
+                                                                   make.odd_values())))
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    assert set(answer) == {"label", "probability", "top_k"}
+    assert len(answer["top_k"]) == 3
+    assert answer["top_k"][0] == {"label": answer["label"], "probability": answer["probability"]}
+    for entry in answer["top_k"]:
+        assert entry["label"] in handler.labels and 0.0 <= entry["probability"] <= 1.0

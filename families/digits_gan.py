@@ -8,9 +8,9 @@ import random
 import numpy as np
 from PIL import Image
 
-from harness.examples import tensor
+from harness.examples import sample_body, tensor
 from models.digits_cnn import MAX_INK
-from models.digits_gan import MAX_COUNT
+from models.digits_gan import MAX_COUNT, decode_png
 
 # The GAN draws each image on its own, so served answers are exact.
 TOLERANCE = 0.0
@@ -83,3 +83,23 @@ def v2_outputs(first, second) -> list:
     return [tensor("digit", [2], "INT64", [first["digit"], second["digit"]]),
             tensor("seed", [2], "INT64", [first["seed"], second["seed"]]),
             tensor("images", [2, 4], "BYTES", first["images"] + second["images"])]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    the sample request with odd values in its fields."""
+    st = make.st
+    values = st.one_of(make.odd_values(), st.integers(-3, 20), make.numbers(), make.json_scalars())
+    return make.near_misses(json.loads(sample_body("digits_gan")[0]), values)
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    assert set(answer) == {"digit", "seed", "images"}
+    assert type(answer["digit"]) is int and answer["digit"] in range(10)
+    assert type(answer["seed"]) is int and answer["seed"] >= 0
+    assert 1 <= len(answer["images"]) <= MAX_COUNT
+    for image in answer["images"]:
+        assert decode_png(base64.b64decode(image, validate=True)).size == (8, 8)

@@ -85,3 +85,21 @@ def v2_inputs(first, second) -> list:
 def v2_outputs(first, second) -> list:
     return [tensor("label", [2], "BYTES", [first["label"], second["label"]]),
             tensor("probability", [2], "FP32", [first["probability"], second["probability"]])]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    texts of any length around the limit, and near-miss JSON."""
+    st = make.st
+    texts = st.one_of(st.text(st.characters(codec="utf-8"), max_size=1100),
+                      st.text(max_size=40),
+                      st.integers(990, 1010).map(lambda n: "great " * (n // 6) + "x" * (n % 6)))
+    return st.one_of(texts, make.near_misses({"text": "good"}, st.one_of(texts, make.odd_values())))
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    assert set(answer) == {"label", "probability"}
+    assert answer["label"] in handler.labels and 0.5 <= answer["probability"] <= 1.0
