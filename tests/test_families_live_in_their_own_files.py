@@ -15,12 +15,9 @@ import pytest
 from harness.settings import ROOT, model_families
 
 FAMILIES = model_families()
-# The layers that must know no family by name, and the test modules held to it so far.
-CHECKED = ("harness/", "tools/", "bench/", "reliability/", "client/", "handlers/", "families/")
-CHECKED_TESTS = ("tests/conftest.py", "tests/in_process.py", "tests/test_protocols.py",
-                 "tests/test_properties.py", "tests/calls.py", "tests/protocol_bodies.py",
-                 "tests/under_test.py",
-                 "tests/test_families_live_in_their_own_files.py")
+# The layers that must know no family by name.
+CHECKED = ("harness/", "tools/", "bench/", "reliability/", "client/", "handlers/", "families/",
+           "tests/")
 # Known exceptions, each with why it stands.
 EXEMPT = {
     # digits_cnn's and sentiment_rnn's explanation code, still in one shared module.
@@ -28,6 +25,12 @@ EXEMPT = {
     # An archive named in two of the gateway's refusal messages; management-plane work in flight.
     "tools/management_policy.py",
 }
+# Test modules across families that still name some, each a family table or a test about one
+# family to move into families/<family>.py or a test_<family>_<layer>.py (issue 13, open).
+NOT_YET = {f"tests/{name}.py" for name in (
+    "test_archive", "test_bad_input", "test_bench", "test_checkpoint", "test_client",
+    "test_explanations", "test_formats", "test_kserve_server", "test_management_gateway",
+    "test_management_policy", "test_metrics", "test_reliability", "test_security", "test_tools")}
 
 
 def own_files(path: str) -> bool:
@@ -75,8 +78,8 @@ def checked_files() -> list:
                               "*.py"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()
     return sorted(path for path in tracked
-                  if (path.startswith(CHECKED) or path in CHECKED_TESTS)
-                  and not own_files(path) and path not in EXEMPT and (ROOT / path).exists())
+                  if path.startswith(CHECKED) and not own_files(path)
+                  and path not in EXEMPT | NOT_YET and (ROOT / path).exists())
 
 
 def test_the_rule_reads_names_strings_and_imports_but_not_docstrings():

@@ -23,15 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "deploy" / "monitoring"
 DASHBOARD = json.loads((MONITORING / "grafana" / "torchserve.json").read_text())
 PROMETHEUS_WAIT_S = 60  # Prometheus start, two scrapes 1 s apart, and a margin for a busy machine
-# One good and one bad request per model, so that every model's series exist.
-TRAFFIC = {
-    "digits_cnn": [((ROOT / "samples" / "digit_3.png").read_bytes(), "image/png"),
-                   (b"no picture", "image/png")],
-    "sentiment_rnn": [(b"a fine film", "text/plain"), (b"", "text/plain")],
-    "diabetes_mlp": [(sample_body("diabetes_mlp")[0], "application/json"), (b"[]", "application/json")],
-    "digits_gan": [(b'{"digit": 7, "count": 1, "seed": 1}', "application/json"),
-                   (b'{"digit": 12}', "application/json")],
-}
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
             "unless", "offset"}
 
@@ -58,11 +49,18 @@ def selectors(expr) -> tuple:
     return found, grouped
 
 
+def traffic(model) -> list:
+    """One good and one bad request for a model, so that its series exist: its sample, and an
+    empty body."""
+    body, content_type = sample_body(model)
+    return [(body, content_type), (b"", content_type)]
+
+
 @pytest.fixture(scope="module")
 def busy_server(server):
     """The shared server after a good and a bad request to every model, so every series exists."""
     for model in MODELS:
-        for body, content_type in TRAFFIC[model]:
+        for body, content_type in traffic(model):
             post(server, model, body, content_type)
     return server
 
