@@ -322,10 +322,18 @@ class TorchServe:
         return sorted(worker["pid"] for version in self.describe(model)
                       for worker in version.get("workers", []) if worker.get("status") == "READY")
 
-    def largest_batch(self, model) -> int:
-        """The most requests one worker call of `model` has answered so far, read from TorchServe's log."""
+    def log_mark(self) -> int:
+        """→ how many lines TorchServe's log holds now: pass it to largest_batch as `since`."""
+        return len(self.log_lines())
+
+    def log_lines(self) -> list:
+        return (self.workdir / "logs" / "ts_log.log").read_text().splitlines()
+
+    def largest_batch(self, model, since=0) -> int:
+        """The most requests one worker call of `model` has answered so far (after line `since`
+        of TorchServe's log: a log_mark), read from TorchServe's log."""
         largest, batch = 0, set()
-        for line in (self.workdir / "logs" / "ts_log.log").read_text().splitlines():
+        for line in self.log_lines()[since:]:
             if f"-{model}_" not in line:
                 continue
             if "Sending response for jobId" in line:
