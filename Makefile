@@ -38,7 +38,7 @@ kserve-bundle: checkpoints
 	$(BIN)/python -m tools.kserve_bundle --checkpoints $(CHECKPOINT_DIR)
 
 serve:
-	@$(PYTHON) -m tools.java || { echo "make serve: stopping before any install." >&2; exit 1; }
+	@$(PYTHON) -m harness.java || { echo "make serve: stopping before any install." >&2; exit 1; }
 	@$(MAKE) --no-print-directory archive
 	$(BIN)/python -m tools.serve start
 

@@ -94,7 +94,7 @@ for model in "${MODELS[@]}"; do
     command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 ||
       fail "--format aoti compiles C++: install g++ (Debian/Ubuntu: apt-get install g++), or use --format eager"
     # Compiled with the thread count the worker will use (handler.torch_threads, else cores / maxWorkers).
-    threads="$(cd "$ROOT" && python -c 'import sys, yaml; from handlers.base import threads_per_worker; c = yaml.safe_load(open(sys.argv[1])) or {}; print((c.get("handler") or {}).get("torch_threads") or threads_per_worker(c.get("maxWorkers", 1)))' "$config")"
+    threads="$(cd "$ROOT" && python -c 'import sys, yaml; from handlers.hardware import worker_threads; print(worker_threads(yaml.safe_load(open(sys.argv[1])) or {}))' "$config")"
     echo "archive.sh: compiling $model with AOTInductor (takes a few seconds)"
     (cd "$ROOT" && PYTHONWARNINGS=ignore python -m handlers.formats "$checkpoint" "$extras/model.pt2" "$threads" >/dev/null) ||
       fail "could not compile $model for aoti"

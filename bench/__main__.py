@@ -20,18 +20,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import compute, peer, sweep
-from bench.report import write_report
-from bench.stores import ROOT, model_format, settings
-from bench.targets import evaluate
 from bench.points import CORES
+from bench.report import write_report
+from bench.targets import MAIN_MODEL, evaluate
+from harness.settings import ROOT, model_format, model_settings as settings
+from harness.settings import model_families
 from reliability.report import machine
-from tools.torchserve import model_families
 
 BATCH_SIZES = (1, 8, 32, 64)
 CONCURRENCIES = (1, 8, 32, 64)
-PEER_MODEL = "digits_cnn"
-# Profile the worker where the main target is judged: digits_cnn, batching on, c=64.
-PROFILE_AT = (("digits_cnn", 1, 64),)
+PEER_MODEL = MAIN_MODEL
+# Profile the worker where the main target is judged: batching on, one worker, c=64.
+PROFILE_AT = ((MAIN_MODEL, 1, 64),)
 
 
 def arguments():

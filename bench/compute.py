@@ -16,18 +16,19 @@ from pathlib import Path
 
 import torch
 
+from bench.stores import checkpoint
 from handlers import handler_class
-from handlers.base import Request, threads_per_worker, to_device
-from bench.stores import ROOT, checkpoint, settings
+from handlers import hardware
+from handlers.hardware import to_device
+from handlers.messages import Request
+from harness.settings import ROOT, model_settings as settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")
 
 
 def worker_threads(model) -> int:
     """Model → the torch threads its TorchServe worker uses (the same rule as the adapter)."""
-    values = settings(model)
-    return int((values.get("handler") or {}).get("torch_threads")
-               or threads_per_worker(values.get("maxWorkers", 1)))
+    return hardware.worker_threads(settings(model))
 
 
 def sample_request(handler) -> Request:

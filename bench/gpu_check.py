@@ -10,35 +10,26 @@ then checks, for every model:
    worker's own log line says it loaded the model on cuda:<id>;
 2. its answers over HTTP to test-split requests, good and bad, are the
    answers the same checkpoint gives on the CPU in this process (numbers within
-   the last shown decimal, digits_gan's images within 2 grey levels);
+   the family's GPU_TOLERANCE or gpu_difference: families/<family>.py);
 3. the served step of the benchmark (batching off and on, one worker).
 Without a GPU it says so and exits 0, so `make gpu-check` is safe anywhere.
 """
 
 import argparse
-import base64
-import io
 import json
 import re
 import shutil
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 
-import numpy as np
-import requests
 import torch
-from PIL import Image
 
 from bench import sweep
-from bench.stores import ROOT, build_store, checkpoint, config_dir
-from reliability.client import difference
-from reliability.mix import calls_for
-from tools.torchserve import HTTP_TIMEOUT, bearer, model_families, start_private
+from bench.stores import checkpoint
+from harness.examples import calls_for, gpu_difference
+from harness.load import difference
+from harness.settings import ROOT, model_families
+from harness.torchserve import private_server
 
-# How far a GPU answer may be from the CPU one: one unit of the last decimal shown.
-TOLERANCE = {"digits_cnn": 1e-4, "sentiment_rnn": 1e-4, "diabetes_mlp": 0.1, "digits_gan": 0.0}
-GREY_LEVELS = 2  # the GAN's pixels may round differently on the GPU
 CONCURRENCIES = (1, 8, 32, 64)
 
 
@@ -70,35 +61,18 @@ def workers_on_gpu(server, model) -> list:
     return problems
 
 
-def same_images(expected, got) -> str:
-    """Two digits_gan answers → "" when digit, seed and images agree within GREY_LEVELS."""
-    for field in ("digit", "seed"):
-        if expected.get(field) != got.get(field):
-            return f"{field}: {got.get(field)} ≠ {expected.get(field)}"
-    if len(expected["images"]) != len(got["images"]):
-        return f"{len(got['images'])} images where {len(expected['images'])} were expected"
-    for index, (a, b) in enumerate(zip(expected["images"], got["images"])):
-        pixels = [np.asarray(Image.open(io.BytesIO(base64.b64decode(x))), dtype=np.int16)
-                  for x in (a, b)]
-        if pixels[0].shape != pixels[1].shape or np.abs(pixels[0] - pixels[1]).max() > GREY_LEVELS:
-            return f"image {index} differs by more than {GREY_LEVELS} grey levels"
-    return ""
-
-
 def parity(server, model, size) -> list:
     """A model → one problem per request whose served answer differs from the CPU's."""
     good, bad = calls_for(model, checkpoint(model).parent.parent, size=size)
     problems = []
     for call in good + bad:
-        reply = requests.post(f"{server.inference_url}/predictions/{model}", data=call.body,
-                              headers={"Content-Type": call.content_type,
-                                       **bearer(server.inference_key())}, timeout=HTTP_TIMEOUT)
+        reply = server.predict(model, call.body, call.content_type)
         if reply.status_code != call.status:
             problems.append(f"{model}: status {reply.status_code} where {call.status} was expected")
             continue
         got = reply.json()
-        problem = (same_images(call.answer, got) if model == "digits_gan" and call.status == 200
-                   else difference(call.answer, got, TOLERANCE[model]))
+        problem = (gpu_difference(model, call.answer, got) if call.status == 200
+                   else difference(call.answer, got))
         if problem:
             problems.append(f"{model}: {problem}")
     return problems
@@ -124,22 +98,12 @@ def main():
           + ", ".join(torch.cuda.get_device_name(i) for i in range(gpus)))
 
     problems = []
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
-        folder = Path(folder)
-        store = build_store(folder / "store", models,
-                            config_dir(folder / "model-config", models, batching=True),
-                            ["--format", args.format])
-        for noop in store.glob("noop_*.mar"):
-            noop.unlink()  # only the real models here
-        (folder / "server").mkdir()
-        server = start_private(folder / "server", store, ready_timeout_s=300, number_of_gpu=gpus)
-        try:
-            for model in models:
-                found = workers_on_gpu(server, model) + parity(server, model, args.requests)
-                print(f"  {model}: {'on GPU, same answers as the CPU' if not found else found[0]}")
-                problems += found
-        finally:
-            server.stop()
+    with private_server(models, checkpoint(models[0]).parent.parent, model_format=args.format,
+                        ready_timeout_s=300, number_of_gpu=gpus) as server:
+        for model in models:
+            found = workers_on_gpu(server, model) + parity(server, model, args.requests)
+            print(f"  {model}: {'on GPU, same answers as the CPU' if not found else found[0]}")
+            problems += found
 
     points = []
     for batching in (False, True):

@@ -2,9 +2,9 @@
 
 One asyncio process keeps `concurrency` requests in flight over kept-alive
 connections. On a 2-core machine the load generator shares the CPU with the
-server it measures, and 64 client threads with `requests` (reliability.client)
+server it measures, and 64 client threads with `requests` (harness.load)
 would take a large part of it; an event loop costs far less per request.
-Calls, the check of each answer and the Outcome records are reliability.client's,
+Calls, the check of each answer and the Outcome records are harness.load's,
 so a request counts as served only when its status and body are the expected ones.
 """
 
@@ -14,8 +14,8 @@ import time
 
 import aiohttp
 
-from reliability.client import Outcome, judge
-from tools.torchserve import HTTP_TIMEOUT
+from harness.load import Outcome, judge
+from harness.torchserve import HTTP_TIMEOUT
 
 
 async def _client(session, url_for, calls, headers, deadline, timeout_s, outcomes):

@@ -16,8 +16,11 @@ import torch
 from fastapi import HTTPException
 
 from bench.compute import build_handler, worker_threads
-from bench.stores import model_format, settings
-from handlers.base import InvalidInput, Request, rows, to_device
+from handlers.base import rows
+from handlers.hardware import to_device
+from handlers.messages import InvalidInput, Request
+from harness.examples import subject
+from harness.settings import model_format, model_settings as settings
 
 
 class HandlerAPI(litserve.LitAPI):
@@ -66,7 +69,8 @@ class HandlerAPI(litserve.LitAPI):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="digits_cnn", help="model family (default digits_cnn)")
+    parser.add_argument("--model", default=subject("benchmark"),
+                        help=f"model family (default {subject('benchmark')})")
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
     parser.add_argument("--workers", type=int, default=1, help="inference processes (default 1)")
     parser.add_argument("--format", default=None,

@@ -16,10 +16,10 @@ import psutil
 import requests
 
 from bench.points import measure_point
-from bench.stores import ROOT, settings
-from bench.stores import model_format as format_for
 from bench.sweep import describe, expected_calls, json_image_body
-from tools.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
+from harness.settings import ROOT, model_settings as settings
+from harness.settings import model_format as format_for
+from harness.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
 
 START_TIMEOUT_S = 180
 

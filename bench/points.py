@@ -9,7 +9,7 @@ import os
 import psutil
 
 from bench.http_load import run_load
-from reliability.client import percentile
+from harness.load import percentile
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 

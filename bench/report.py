@@ -5,8 +5,8 @@ from pathlib import Path
 
 from bench.compute import STEPS
 from bench.plots import write_plots
-from bench.stores import ROOT
-from bench.targets import compute_limit, find
+from bench.targets import MAIN_MODEL, compute_limit, find
+from harness.settings import ROOT
 
 
 def rate(value) -> str:
@@ -64,11 +64,12 @@ def bounds(result, missed) -> list:
     lines = []
     cores = result["cores"]
     busy_points = [p for p in result["points"] if p["kind"] == "served" and p["batching"]
-                   and p["concurrency"] == 64 and p["model"] == "digits_cnn" and p["body"] == "sample"]
+                   and p["concurrency"] == 64 and p["model"] == MAIN_MODEL
+                   and p["body"] == "sample"]
     for point in busy_points:
         ours = {k: v for k, v in point["cores_busy"].items() if k != "other processes"}
         total, others = sum(ours.values()), point["cores_busy"].get("other processes", 0.0)
-        lines.append(f"- digits_cnn, c=64, batching on, {point['workers']} worker(s): the benchmark's "
+        lines.append(f"- {MAIN_MODEL}, c=64, batching on, {point['workers']} worker(s): the benchmark's "
                      f"processes kept {total:.2f} of {cores} cores busy ({cores_busy(point)})"
                      + (": the machine's CPU is the bound, shared by the frontend, the workers and "
                         "the load generator" if total + others >= 0.85 * cores else "")
@@ -176,7 +177,7 @@ def peer_section(result) -> list:
     peers = [p for p in result["points"] if p["kind"] == "peer"]
     if not peers:
         return []
-    lines = ["## Peer: the same digits_cnn behind LitServe", "",
+    lines = [f"## Peer: the same {MAIN_MODEL} behind LitServe", "",
              "LitServe with its own batching (max_batch_size and batch_timeout from "
              "model-config), one inference worker, one API server, API key on; its LitAPI calls "
              "the project's handler steps (bench/litserve_peer.py). Both take the sample as JSON "

@@ -7,37 +7,27 @@ one and then two workers, at every concurrency, with the model's sample as
 the request and its in-process answer as the only right one.
 """
 
-import base64
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 from bench import profile
+from bench.compute import build_handler
 from bench.http_load import run_load
 from bench.points import measure_point
-from bench.compute import build_handler
-from bench.stores import ROOT, build_store, config_dir, model_format, noop_name, settings
-from handlers import handler_class
-from reliability.client import Call, FreshKey
-from reliability.mix import expect
-from reliability.testbed import scale
-from tools.torchserve import bearer, start_private
+from bench.stores import build_store, config_dir, noop_name
+from harness.examples import expect, hook, sample_body, subject
+from harness.load import Call, FreshKey
+from harness.settings import model_format, model_settings as settings
+from harness.torchserve import bearer, running_server
 
 NOOP_ANSWER = {"ok": True}
+BENCHMARKED = subject("benchmark")  # the family the targets are judged on, and the peer serves
 JIT_WARM_UP = 4  # unmeasured load on each model of a fresh server, in point warm-ups
 
 
-def sample_body(model) -> tuple:
-    """Model → (body, content type) of its sample file, as a user would send it."""
-    path, content_type = handler_class(model).sample
-    return (ROOT / path).read_bytes(), content_type
-
-
 def json_image_body() -> tuple:
-    """The digits_cnn sample as JSON {"image": base64}: the body both TorchServe and LitServe take."""
-    body, _ = sample_body("digits_cnn")
-    return json.dumps({"image": base64.b64encode(body).decode()}).encode(), "application/json"
+    """The benchmark family's sample as JSON: the body both TorchServe and LitServe take."""
+    return hook(BENCHMARKED, "json_body")(sample_body(BENCHMARKED))
 
 
 def expected_calls(model, bodies, chosen_format=None) -> list:
@@ -52,7 +42,7 @@ def targets(model, chosen_format=None) -> list:
     found = [("served", "sample", expected_calls(model, bodies, chosen_format)),
              ("server limit", "sample", [Call(noop_name(model), body, content_type, 200, NOOP_ANSWER)
                                          for body, content_type in bodies])]
-    if model == "digits_cnn":
+    if model == BENCHMARKED:
         # The body the LitServe peer takes too, so that comparison is like for like.
         found.append(("served", "json", expected_calls(model, [json_image_body()], chosen_format)))
     return found
@@ -73,13 +63,11 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         folder = Path(folder)
         configs = config_dir(folder / "model-config", models, batching)
-        store = build_store(folder / "model_store", models, configs,
-                            ["--format", chosen_format] if chosen_format else [])
+        store = build_store(folder / "model_store", models, configs, chosen_format)
         (folder / "server").mkdir()
         log(f"starting TorchServe, batching {'on' if batching else 'off'}, "
             f"{len(models) * 2} models …")
-        server = start_private(folder / "server", store, ready_timeout_s=300)
-        try:
+        with running_server(folder / "server", store, ready_timeout_s=300) as server:
             key = FreshKey(server)
             headers = lambda: bearer(key())
             url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
@@ -90,7 +78,7 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
                 run_load(url_for, calls, 32, JIT_WARM_UP * warm_up_s, headers)
             for workers in workers_list:
                 for name in [n for model in models for n in (model, noop_name(model))]:
-                    scale(server, name, workers)
+                    server.scale(name, workers)
                 processes = server_processes(server)
                 for model, kind, body, calls in plan:
                     for concurrency in concurrencies:
@@ -108,11 +96,6 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
                                              "workers": workers, "concurrency": concurrency,
                                              **profiled(server, model, calls, concurrency,
                                                         seconds, headers, url_for)})
-        except BaseException:
-            print(server.log_tail(), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
     return points, profiles
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from client.prometheus import parse, summary
 from client.request_body import BodyError, request_body
-from client.server import NO_ANSWER, ROOT, USAGE, ClientError, Server, pretty
-from reliability.upgrade import UpgradeError, manifest, place_in_store
-from tools.torchserve import HTTP_TIMEOUT
+from client.server import NO_ANSWER, USAGE, Server, pretty
+from harness.settings import ROOT
+from harness.torchserve import HTTP_TIMEOUT, ServerError
+from reliability.upgrade import manifest, place_in_store
 
 # Starting or stopping a worker loads torch and a checkpoint: seconds, or
 # tens of seconds on a busy machine.
@@ -29,7 +30,7 @@ def predict(server, args):
     try:
         body, content_type = request_body(args.input, args.content_type)
     except BodyError as error:
-        raise ClientError(str(error), USAGE) from None
+        raise ServerError(str(error), exit_status=USAGE) from None
     route = "explanations" if args.explain else "predictions"
     path = f"/{route}/{args.model}" + (f"/{args.version}" if args.version else "")
     response = server.call("inference", "POST", path, data=body,
@@ -109,7 +110,7 @@ def versions(server, args):
 def scale(server, args):
     """Set a model's workers to exactly N (min_worker = max_worker = N) → its workers, once started or stopped."""
     if args.workers < 0:
-        raise ClientError("--workers must be 0 or more", USAGE)
+        raise ServerError("--workers must be 0 or more", exit_status=USAGE)
     path = f"/models/{args.model}" + (f"/{args.version}" if args.version else "")
     answer = server.call("management", "PUT", path, timeout=args.wait,
                          params={"min_worker": args.workers, "max_worker": args.workers,
@@ -127,13 +128,13 @@ def archive_name(server, archive) -> tuple:
     if not path.is_file() and path.name == archive:
         path = server.model_store / archive
     if path.suffix != ".mar" or not path.is_file():
-        raise ClientError(f"no archive at {archive} (nor in the model store {server.model_store}); "
-                          "build one with ./archive.sh --version X --model-store DIR MODEL", USAGE)
+        raise ServerError(f"no archive at {archive} (nor in the model store {server.model_store}); "
+                          "build one with ./archive.sh --version X --model-store DIR MODEL", exit_status=USAGE)
     try:
         model, version = manifest(path)
         return place_in_store(path, server.model_store, model, version), model, version
-    except (UpgradeError, OSError) as error:
-        raise ClientError(str(error), USAGE) from None
+    except (ServerError, OSError) as error:
+        raise ServerError(str(error), exit_status=USAGE) from None
 
 
 def register(server, args):
@@ -153,9 +154,9 @@ def register(server, args):
         if ready >= args.workers:
             break
         if time.monotonic() > deadline:
-            raise ClientError(f"{model} {version} is registered but has {ready} of {args.workers} "
+            raise ServerError(f"{model} {version} is registered but has {ready} of {args.workers} "
                               f"worker(s) READY after {args.wait:g} s; see the server's "
-                              "logs/model_log.log", NO_ANSWER)
+                              "logs/model_log.log", exit_status=NO_ANSWER)
         time.sleep(POLL_S)
     default = server.call("management", "GET", f"/models/{model}").json()[0]["modelVersion"]
     print(f"{model} {version}: {ready} worker(s) READY at /predictions/{model}/{version}; "
@@ -174,9 +175,9 @@ def unregister(server, args):
     try:
         answer = server.call("management", "DELETE", f"/models/{args.model}/{args.version}",
                              timeout=args.wait)
-    except ClientError as error:
+    except ServerError as error:
         if "default version" in str(error):
-            raise ClientError(f"{error}; make another version the default first "
+            raise ServerError(f"{error}; make another version the default first "
                               f"(python -m client set-default {args.model} VERSION)") from None
         raise
     print(message_of(answer))
@@ -191,11 +192,11 @@ def metrics(server, args):
     try:
         parsed = parse(text)
     except ValueError as error:
-        raise ClientError(f"the metrics at {server.urls['metrics']} are not Prometheus text: "
+        raise ServerError(f"the metrics at {server.urls['metrics']} are not Prometheus text: "
                           f"{error}") from None
     lines = summary(parsed, args.model)
     if not lines:
-        raise ClientError(f"no samples for model {args.model}; TorchServe reports a model once "
+        raise ServerError(f"no samples for model {args.model}; TorchServe reports a model once "
                           "it has answered a request")
     print("counter: total since the server started; gauge: the latest value\n")
     print("\n".join(lines))
@@ -290,7 +291,7 @@ def main(argv=None) -> int:
         server = Server(config, key_file, getattr(args, "timeout", HTTP_TIMEOUT))
         args.run(server, args)
         sys.stdout.flush()
-    except ClientError as error:
+    except ServerError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:

@@ -98,6 +98,18 @@ def parse(text: str) -> dict:
     return metrics
 
 
+def by_sample(text: str) -> dict:
+    """Prometheus text → {sample name: [(labels, value), ...]}: a histogram's or summary's series
+    under their own names (name_bucket, name_count, …), in the order they appear."""
+    found = {}
+    for metric in parse(text).values():
+        if metric.samples:
+            found.setdefault(metric.name, []).extend(metric.samples)
+        for suffix, samples in metric.parts.items():
+            found.setdefault(metric.name + suffix, []).extend(samples)
+    return found
+
+
 def model_of(labels: dict) -> str:
     return next((labels[key] for key in MODEL_LABELS if labels.get(key)), SERVER)
 

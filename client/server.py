@@ -6,14 +6,9 @@ from pathlib import Path
 
 import requests
 
-from tools.torchserve import HTTP_TIMEOUT, KeyFile, ServerError, bearer, read_properties
+from harness.torchserve import HTTP_TIMEOUT, KeyFile, ServerError, TorchServe, bearer
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ADDRESSES = {  # TorchServe's own defaults, used when the config leaves one out
-    "inference_address": "http://127.0.0.1:8080",
-    "management_address": "http://127.0.0.1:8081",
-    "metrics_address": "http://127.0.0.1:8082",
-}
+ADDRESSES = ("inference_address", "management_address", "metrics_address")
 # Which key each API wants; TorchServe checks none on the metrics API.
 KEY_FOR = {"inference": "inference", "management": "management", "metrics": None}
 
@@ -28,17 +23,9 @@ MODEL_API_OFF = ("the server's model API is off (enable_model_api=false), so it 
                  "`.venv/bin/python -m tools.serve start --model-api`")
 
 
-class ClientError(Exception):
-    """What went wrong, in one line, and the exit status it deserves."""
-
-    def __init__(self, message, exit_status=ANSWERED_ERROR):
-        super().__init__(message)
-        self.exit_status = exit_status
-
-
 def address_overrides(environ) -> dict:
     """Environment → the addresses it overrides: TORCHSERVE_INFERENCE_ADDRESS and the like."""
-    return {name: environ[f"TORCHSERVE_{name.upper()}"] for name in DEFAULT_ADDRESSES
+    return {name: environ[f"TORCHSERVE_{name.upper()}"] for name in ADDRESSES
             if environ.get(f"TORCHSERVE_{name.upper()}")}
 
 
@@ -48,21 +35,22 @@ class Server:
     def __init__(self, config, key_file=None, timeout=HTTP_TIMEOUT, environ=os.environ):
         config = Path(config)
         try:
-            properties = read_properties(config)
+            torchserve = TorchServe(config.parent, config)
         except OSError as error:
-            raise ClientError(f"cannot read the config {config}: {error.strerror}; point --config "
+            raise ServerError(f"cannot read the config {config}: {error.strerror}; point --config "
                               f"(or TORCHSERVE_CONFIG) at the server's config.properties",
-                              USAGE) from None
-        addresses = {**DEFAULT_ADDRESSES,
-                     **{k: properties[k] for k in DEFAULT_ADDRESSES if k in properties},
-                     **address_overrides(environ)}
+                              exit_status=USAGE) from None
+        if key_file:
+            torchserve.keys = KeyFile(key_file)
+        addresses = {"inference_address": torchserve.inference_url,
+                     "management_address": torchserve.management_url,
+                     "metrics_address": torchserve.metrics_url, **address_overrides(environ)}
         self.urls = {name.split("_")[0]: url.rstrip("/") for name, url in addresses.items()}
         # TorchServe started by `make serve` runs in the config's folder: its key
         # file and its relative model store are found there.
-        self.model_store = (config.resolve().parent / properties.get("model_store", "model_store"))
-        self.keys = KeyFile(key_file or config.resolve().parent / "key_file.json")
-        self.token_authorization = \
-            properties.get("disable_token_authorization", "false").strip().lower() != "true"
+        self.model_store = torchserve.model_store
+        self.keys = torchserve.keys
+        self.token_authorization = torchserve.token_authorization
         self.timeout = timeout
 
     def key(self, kind, url) -> str:
@@ -73,24 +61,23 @@ class Server:
         except ServerError as error:  # no key file, or the token API refused to renew
             # `make stop` deletes the key file: a server that is down is the news then.
             self.reachable(url)
-            raise ClientError(f"{error}; point --key-file (or TORCHSERVE_KEY_FILE) at the "
-                              "key_file.json in the folder TorchServe was started from",
-                              KEY_REFUSED) from None
+            raise ServerError(f"{error}; point --key-file (or TORCHSERVE_KEY_FILE) at the "
+                              "key_file.json in the folder TorchServe was started from", exit_status=KEY_REFUSED) from None
         except (KeyError, TypeError, ValueError) as error:
-            raise ClientError(f"{self.keys.path} is not a TorchServe key file ({error!r})",
-                              KEY_REFUSED) from None
+            raise ServerError(f"{self.keys.path} is not a TorchServe key file ({error!r})",
+                              exit_status=KEY_REFUSED) from None
         except requests.RequestException as error:  # renewing: the token API did not answer
             raise no_answer(self.urls["management"], error, self.timeout) from None
 
     def reachable(self, url):
-        """Raise ClientError when nothing answers HTTP at `url`."""
+        """Raise ServerError when nothing answers HTTP at `url`."""
         try:
             requests.head(url, timeout=self.timeout)
         except requests.RequestException as error:
             raise no_answer(url, error, self.timeout) from None
 
     def call(self, api, method, path, timeout=None, **options) -> requests.Response:
-        """API ("inference", "management", "metrics"), method, path → its 2xx response, else ClientError."""
+        """API ("inference", "management", "metrics"), method, path → its 2xx response, else ServerError."""
         timeout = timeout or self.timeout
         headers = dict(options.pop("headers", {}))
         if KEY_FOR[api] and self.token_authorization:
@@ -105,16 +92,14 @@ class Server:
         raise refusal(response, api, self.keys.path)
 
 
-def no_answer(base_url, error, timeout) -> ClientError:
+def no_answer(base_url, error, timeout) -> ServerError:
     """A failed connection or a timeout → the one-line reason and what to do."""
     if isinstance(error, requests.Timeout):
-        return ClientError(f"{base_url} gave no answer within {timeout:g} s (--timeout): the "
-                           "server is busy or stuck; its logs are in logs/ beside its config",
-                           NO_ANSWER)
+        return ServerError(f"{base_url} gave no answer within {timeout:g} s (--timeout): the "
+                           "server is busy or stuck; its logs are in logs/ beside its config", exit_status=NO_ANSWER)
     reason = "connection refused" if "refused" in str(error).lower() else type(error).__name__
-    return ClientError(f"no server at {base_url} ({reason}): is TorchServe running? Start it with "
-                       "`make serve`, or point --config at the config.properties it runs with",
-                       NO_ANSWER)
+    return ServerError(f"no server at {base_url} ({reason}): is TorchServe running? Start it with "
+                       "`make serve`, or point --config at the config.properties it runs with", exit_status=NO_ANSWER)
 
 
 def error_body(response) -> tuple:
@@ -129,23 +114,22 @@ def error_body(response) -> tuple:
     return response.reason, text or "(empty body)"
 
 
-def refusal(response, api, key_path) -> ClientError:
-    """A non-2xx response → ClientError saying what the server said, with a hint where we know one."""
+def refusal(response, api, key_path) -> ServerError:
+    """A non-2xx response → ServerError saying what the server said, with a hint where we know one."""
     kind, message = error_body(response)
     status = response.status_code
     # TorchServe answers a wrong or expired key with 400 InvalidKeyException; a
     # proxy in front might say 401 or 403 instead.
     if kind == "InvalidKeyException" or status == 401 or (status == 403 and kind == "Forbidden"):
-        return ClientError(f"TorchServe refused the {KEY_FOR[api]} key from {key_path} ({status} "
+        return ServerError(f"TorchServe refused the {KEY_FOR[api]} key from {key_path} ({status} "
                            f"{kind}): the key file is stale or belongs to another server; use the "
                            "key_file.json in the folder TorchServe was started from (--key-file), "
-                           "or restart it (`make stop`, `make serve`) to write a fresh one",
-                           KEY_REFUSED)
+                           "or restart it (`make stop`, `make serve`) to write a fresh one", exit_status=KEY_REFUSED)
     if api == "management" and status == 405:
-        return ClientError(f"{MODEL_API_OFF} ({status} {kind})")
+        return ServerError(f"{MODEL_API_OFF} ({status} {kind})")
     if status == 413:
         message = "the body is larger than the server's max_request_size (10 MiB by default)"
-    return ClientError(f"{status} {kind}: {message}")
+    return ServerError(f"{status} {kind}: {message}")
 
 
 def pretty(body: bytes) -> str:

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
-from handlers.base import InvalidInput, ModelHandler, Request, json_object, json_type, json_value
+from handlers.base import ModelHandler
+from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
 from handlers.protocols import Tensor
 from models.diabetes_mlp import FEATURES
 

@@ -8,9 +8,10 @@ import warnings
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from handlers.base import (InvalidInput, ModelHandler, Request, as_bytes, is_json, json_object,
-                           json_type, json_value)
+from handlers.base import ModelHandler
 from handlers.explanations import explain_digit
+from handlers.messages import (InvalidInput, Request, as_bytes, is_json, json_object, json_type,
+                               json_value)
 from handlers.protocols import Tensor
 from models.digits_cnn import IMAGE_SIZE, BlankImage, prepare_digit_image
 

@@ -6,7 +6,8 @@ import secrets
 
 import torch
 
-from handlers.base import InvalidInput, ModelHandler, Request, json_object, json_type, json_value
+from handlers.base import ModelHandler
+from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
 from handlers.protocols import Tensor
 from models.digits_gan import LABELS, MAX_COUNT, MAX_SEED, generate, render_png, request_noise
 

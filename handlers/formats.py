@@ -19,6 +19,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from handlers import handler_class
+from handlers.hardware import to_device
+from models.checkpoint import load_checkpoint
+
 FORMATS = ("eager", "compile", "aoti", "int8")
 FORMAT_FILE = "model_format"  # in the .mar: one line naming the format archive.sh chose
 PACKAGE_FILE = "model.pt2"  # in the .mar when the format is aoti
@@ -56,8 +60,6 @@ def example_batch(handler, rows=2):
     Two rows by default: exporting or compiling with one row would fix the
     batch size at one.
     """
-    from handlers.base import to_device  # base builds its served model with this module
-
     return to_device(handler.collate([handler.example_input() for _ in range(rows)]), handler.device)
 
 
@@ -151,9 +153,6 @@ def served_model(handler, name, package=None):
 def package_checkpoint(checkpoint_path, package_path, threads=1) -> Path:
     """Checkpoint file → its AOTInductor .pt2 at `package_path`, built with `threads` torch threads
     (the serving worker's count); what archive.sh --format aoti runs."""
-    from handlers import handler_class
-    from models.checkpoint import load_checkpoint
-
     torch.set_num_threads(int(threads))
     checkpoint = load_checkpoint(checkpoint_path)
     handler = handler_class(checkpoint["family"])(checkpoint)

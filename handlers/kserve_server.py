@@ -24,7 +24,8 @@ from kserve.model_server import app
 from kserve.protocol.infer_type import InferRequest
 
 from handlers import handler_class
-from handlers.base import JSON_CONTENT_TYPE, Answer, Request, pick_device
+from handlers.hardware import pick_device
+from handlers.messages import JSON_CONTENT_TYPE, Answer, Request
 from handlers.protocols import message_of
 from models.checkpoint import load_checkpoint
 

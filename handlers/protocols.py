@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from handlers.base import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
-                           json_object, json_type, json_value, media_type)
+from handlers.messages import (JSON_CONTENT_TYPE, Answer, InvalidInput, Request, field_names,
+                               json_object, json_type, json_value, media_type)
 
 PLAIN, V1, V2 = "plain", "v1", "v2"
 V2_KEYS = ("inputs", "id", "parameters", "outputs")

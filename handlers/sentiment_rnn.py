@@ -2,9 +2,9 @@
 
 import torch
 
-from handlers.base import (InvalidInput, ModelHandler, Request, json_object, json_type, json_value,
-                           media_type)
+from handlers.base import ModelHandler
 from handlers.explanations import explain_review
+from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
 from handlers.protocols import Tensor
 from models.sentiment_rnn import MAX_TEXT_CHARS, normalize_text, pad_token_ids
 

@@ -11,9 +11,9 @@ from http import HTTPStatus
 import torch
 
 from handlers import handler_class
-from handlers.base import (JSON_CONTENT_TYPE, InvalidInput, Request, field_names, pick_device,
-                           threads_per_worker)
 from handlers.formats import PACKAGE_FILE, format_in
+from handlers.hardware import pick_device, worker_threads
+from handlers.messages import JSON_CONTENT_TYPE, InvalidInput, Request, field_names
 from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
 
@@ -103,10 +103,7 @@ class TorchServeHandler:
         """Load the checkpoint shipped in the .mar onto the assigned device, with bounded threads."""
         properties = context.system_properties
         settings = context.model_yaml_config or {}
-        handler_settings = settings.get("handler") or {}
-        threads = handler_settings.get("torch_threads") or threads_per_worker(
-            settings.get("maxWorkers", 1))
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(worker_threads(settings))
         set_interop_threads(1)
 
         model_dir = properties["model_dir"]

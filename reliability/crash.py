@@ -10,7 +10,6 @@ sent before the frontend had noticed), and every request sent after the
 recovery got its expected answer.
 """
 
-import argparse
 import itertools
 import os
 import signal
@@ -18,11 +17,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from reliability.client import Load
-from reliability.mix import calls_for
-from reliability.report import latency_table, machine, ms, publish
-from reliability.testbed import private_server, scale
-from tools.torchserve import HTTP_TIMEOUT
+from harness.examples import calls_for, subject
+from harness.load import Load
+from harness.torchserve import private_server
+from harness.torchserve import HTTP_TIMEOUT
+from reliability.report import check_arguments, latency_table, machine, ms, publish
 
 POLL_S = 0.05  # how often the management API is asked about the workers
 RECOVERY_TIMEOUT_S = 120
@@ -88,7 +87,7 @@ def wait_for(condition, timeout_s=RECOVERY_TIMEOUT_S) -> float:
 def kill_one_worker_under_load(server, model, calls, concurrency=8, before_s=5.0,
                                after_s=10.0, timeout_s=HTTP_TIMEOUT) -> CrashRun:
     """Scale `model` to two workers, load it, SIGKILL one worker, wait for its replacement, load on → CrashRun."""
-    scale(server, model, 2)
+    server.scale(model, 2)
     # A synchronous scale can return before the new worker reports READY.
     wait_for(lambda: len(server.worker_pids(model)) == 2)
     load = Load(server, itertools.cycle(calls), concurrency, timeout_s).start()
@@ -122,18 +121,15 @@ def describe(number, run) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="digits_cnn",
-                        help="the model to crash (default digits_cnn)")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    parser = check_arguments(__doc__, "2 kills", concurrency=8)
+    parser.add_argument("--model", default=subject("crash"),
+                        help=f"the model to crash (default {subject('crash')})")
     parser.add_argument("--before", type=float, default=2,
                         help="seconds of load before the kill (default 2)")
     parser.add_argument("--after", type=float, default=3,
                         help="seconds of load after the recovery (default 3)")
     parser.add_argument("--kills", type=int, default=10,
                         help="kills in a row on one server, to catch rare outcomes (default 10)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="2 kills, figures not written to docs/reliability.md")
     args = parser.parse_args()
     kills = 2 if args.dry_run else args.kills
 

@@ -9,16 +9,16 @@ same handler class here. Exit status 0 only when every request got its one
 expected answer.
 """
 
-import argparse
 import re
 
 import requests
 
-from reliability.client import Load
-from reliability.mix import mixed_calls
-from reliability.report import latency_table, machine, publish
-from reliability.testbed import private_server
-from tools.torchserve import HTTP_TIMEOUT, model_families
+from harness.examples import mixed_calls
+from harness.load import Load
+from harness.settings import model_families
+from harness.torchserve import private_server
+from harness.torchserve import HTTP_TIMEOUT
+from reliability.report import check_arguments, latency_table, machine, publish
 
 WARM_UP_CALLS = 200  # first requests load lazy code paths in every worker; not counted
 
@@ -34,17 +34,13 @@ def served_counts(server) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = check_arguments(__doc__, "400 requests", concurrency=32)
     parser.add_argument("--requests", type=int, default=10_000,
                         help="requests to send (default 10000)")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="requests in flight (default 32)")
     parser.add_argument("--bad-share", type=float, default=0.05,
                         help="share of bad requests, each expecting its 400 (default 0.05)")
     parser.add_argument("--models", default=",".join(model_families()),
                         help="comma-separated (default: all)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="400 requests, and the figures are not written to docs/reliability.md")
     args = parser.parse_args()
     total = 400 if args.dry_run else args.requests
     models = args.models.split(",")

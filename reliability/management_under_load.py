@@ -23,14 +23,14 @@ from pathlib import Path
 
 import requests
 
-from reliability.client import Load, percentile
-from reliability.mix import calls_for
+from harness.examples import calls_for, subject
+from harness.load import Load, percentile
+from harness.torchserve import private_server
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from reliability.report import machine, ms, publish
-from reliability.testbed import private_server
 from tools.management_gateway import UnixHTTPConnection
-from tools.torchserve import HTTP_TIMEOUT, bearer
 
-MODEL = "digits_cnn"
+MODEL = subject("management under load")
 POLL_INTERVAL_S = 0.1
 
 

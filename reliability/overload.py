@@ -3,34 +3,33 @@
     python -m reliability.overload              # queue of 4, one worker, 64 clients for 10 s
     python -m reliability.overload --dry-run    # 32 clients for 2 s, figures not written
 
-The slow request is the largest picture digits_cnn accepts, a 4000×4000 PNG
-(about 0.15 s of one worker's time). Exit status 0 only when some requests
+The slow request is the family's slowest_body() (families/<family>.py): for
+digits_cnn the largest picture it accepts, a 4000×4000 PNG, about 0.15 s of one
+worker's time. Exit status 0 only when some requests
 were refused with 503, every refusal came back within FAST_S, every request
 got an answer, every 200 was the in-process answer, and the server answered
 normally after the burst.
 """
 
-import argparse
 import itertools
 from pathlib import Path
 
 from handlers import handler_class
+from harness.examples import expect, hook, subject
+from harness.load import Call, Load, percentile
+from harness.settings import CHECKPOINTS
+from harness.torchserve import private_server
 from models.checkpoint import load_checkpoint
-from reliability.client import Call, Load, percentile
-from reliability.mix import CHECKPOINTS, expect
-from reliability.report import machine, ms, publish
-from reliability.testbed import private_server
-from tests.pictures import draw_digit, encode
+from reliability.report import check_arguments, machine, ms, publish
 
-MODEL = "digits_cnn"
+MODEL = subject("overload")
 FAST_S = 1.0  # a refusal slower than this is no better than a hang to a client with a timeout
-SIDE = 4000  # pixels: a 4000×4000 picture, just under the 16,777,216-pixel limit
 
 
 def slow_call(checkpoints=CHECKPOINTS) -> Call:
-    """→ the slowest good digits_cnn call, a 4000×4000 PNG, with its in-process answer."""
+    """→ the slowest good call of the overload check's family, with its in-process answer."""
     handler = handler_class(MODEL)(load_checkpoint(Path(checkpoints) / MODEL / "model.pt"))
-    [call] = expect(handler, MODEL, [(encode(draw_digit("7", size=SIDE)), "image/png")])
+    [call] = expect(handler, MODEL, [hook(MODEL, "slowest_body")()])
     return call
 
 
@@ -54,14 +53,12 @@ def verdict(outcomes) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = check_arguments(__doc__, "32 clients for 2 s")
     parser.add_argument("--queue", type=int, default=4,
                         help="job_queue_size for the server (default 4)")
     parser.add_argument("--clients", type=int, default=64, help="requests in flight (default 64)")
     parser.add_argument("--seconds", type=float, default=10,
                         help="how long the burst lasts (default 10)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="32 clients for 2 s, figures not written to docs/reliability.md")
     args = parser.parse_args()
     clients, seconds = (32, 2) if args.dry_run else (args.clients, args.seconds)
 
@@ -75,7 +72,8 @@ def main():
     refused, served = found["refused"], found["served"]
     lines = [
         (f"{MODEL}, 1 worker, job_queue_size={args.queue}; {clients} clients sending "
-         f"{SIDE}×{SIDE} PNGs for {seconds:g} s, {len(outcomes):,} requests:"),
+         f"{hook(MODEL, 'SLOWEST_WORDS', 'its slowest requests')} for {seconds:g} s, "
+         f"{len(outcomes):,} requests:"),
         "",
         "| answer | requests | p50 | p99 | max |",
         "|---|---:|---:|---:|---:|",

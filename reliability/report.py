@@ -1,5 +1,6 @@
 """Figures → the terminal and their own section of docs/reliability.md, with the command that reproduces them."""
 
+import argparse
 import os
 import re
 import shlex
@@ -7,9 +8,21 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reliability.client import percentile
+from harness.load import percentile
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+
+
+def check_arguments(doc, dry_run, concurrency=None) -> argparse.ArgumentParser:
+    """A check's docstring, what its --dry-run does instead, and its default requests in flight
+    (None: it takes no --concurrency) → its parser; the check adds its own options."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    if concurrency is not None:
+        parser.add_argument("--concurrency", type=int, default=concurrency,
+                            help=f"requests in flight (default {concurrency})")
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"{dry_run}, figures not written to docs/reliability.md")
+    return parser
 
 
 def machine() -> str:

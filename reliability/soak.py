@@ -11,17 +11,23 @@ frontend's RSS grows for about the first minute while it touches its heap
 worker was restarted, and every answer was right.
 """
 
-import argparse
 import itertools
 import time
 
-from tools.torchserve import model_families
-from reliability.client import Load
-from reliability.mix import mixed_calls
-from reliability.report import latency_table, machine, publish
-from reliability.testbed import private_server, rss_mib
+import psutil
+
+from harness.examples import mixed_calls
+from harness.load import Load
+from harness.settings import model_families
+from harness.torchserve import private_server
+from reliability.report import check_arguments, latency_table, machine, publish
 
 MAX_GROWTH = 0.10  # the most a process's memory may grow between warm-up and end
+
+
+def rss_mib(pid) -> float:
+    """Process id → its resident memory in MiB."""
+    return psutil.Process(pid).memory_info().rss / 2**20
 
 
 def processes(server, models) -> dict:
@@ -34,17 +40,12 @@ def processes(server, models) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = check_arguments(__doc__, "5 s warm-up, 10 s measured", concurrency=32)
     parser.add_argument("--seconds", type=float, default=60, help="measured load (default 60)")
     parser.add_argument("--warm-up", type=float, default=60,
                         help="seconds of load before the baseline reading (default 60)")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="requests in flight (default 32)")
     parser.add_argument("--every", type=float, default=10,
                         help="seconds between readings (default 10)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="5 s warm-up, 10 s measured, figures not written to "
-                             "docs/reliability.md")
     args = parser.parse_args()
     warm_up, seconds = (5, 10) if args.dry_run else (args.warm_up, args.seconds)
 

@@ -27,7 +27,6 @@ that fails, leaving the old version serving:
 
 import argparse
 import filecmp
-import json
 import shutil
 import sys
 import time
@@ -36,27 +35,20 @@ from pathlib import Path
 
 import requests
 
-from tools.torchserve import HTTP_TIMEOUT, KeyFile, ServerError, TorchServe, bearer
+from harness.examples import sample as family_sample
+from harness.settings import archive_manifest
+from harness.torchserve import KeyFile, ServerError, TorchServe
 
 POLL_S = 0.2
-
-
-class UpgradeError(RuntimeError):
-    """A step failed; the message says which and what the server answered (its HTTP status in `status`)."""
-
-    def __init__(self, message, status=None):
-        super().__init__(message)
-        self.status = status
 
 
 def manifest(archive) -> tuple:
     """A .mar file → (model name, version) from its MAR-INF/MANIFEST.json."""
     try:
-        with zipfile.ZipFile(archive) as mar:
-            model = json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]
+        model = archive_manifest(archive)["model"]
         return model["modelName"], model["modelVersion"]
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
-        raise UpgradeError(f"{archive} is not a TorchServe archive: {error!r}") from None
+        raise ServerError(f"{archive} is not a TorchServe archive: {error!r}") from None
 
 
 def place_in_store(archive, store, model, version) -> str:
@@ -66,50 +58,29 @@ def place_in_store(archive, store, model, version) -> str:
         return archive.name
     target = store / f"{model}_v{version}.mar"
     if target.exists() and not filecmp.cmp(archive, target, shallow=False):
-        raise UpgradeError(f"{target} exists and differs from {archive}; remove it or archive "
-                           f"under another --version")
+        raise ServerError(f"{target} exists and differs from {archive}; remove it or archive "
+                          f"under another --version")
     if not target.exists():
         shutil.copyfile(archive, target)
     return target.name
 
 
-class Management:
-    """TorchServe's management API at the config's address, every call with a timeout and a clear error."""
+def default_version(server, model) -> dict:
+    return server.manage("GET", f"/models/{model}")[0]
 
-    def __init__(self, server: TorchServe):
-        self.server = server
 
-    def call(self, method, path, timeout=HTTP_TIMEOUT, **params):
-        """HTTP method and path → decoded JSON answer; raises UpgradeError naming the call and the answer."""
-        url = f"{self.server.management_url}{path}"
-        try:
-            response = requests.request(method, url, params=params, timeout=timeout,
-                                        headers=bearer(self.server.management_key()))
-        except requests.RequestException as error:
-            raise UpgradeError(f"{method} {url}: no answer ({type(error).__name__}); is the "
-                               f"server running with this config?") from None
-        except ServerError as error:  # no key file
-            raise UpgradeError(str(error)) from None
-        if response.status_code not in (200, 202):  # 202: accepted, workers still starting
-            hint = " (is enable_model_api=true?)" if response.status_code == 405 else ""
-            raise UpgradeError(f"{method} {url}: {response.status_code} "
-                               f"{' '.join(response.text.split())}{hint}", response.status_code)
-        return response.json()
+def versions(server, model) -> list:
+    """Every registered version of `model`, or [] when it is not registered."""
+    try:
+        return server.manage("GET", f"/models/{model}/all")
+    except ServerError as error:
+        if error.status == 404:
+            return []
+        raise
 
-    def default_version(self, model) -> dict:
-        return self.call("GET", f"/models/{model}")[0]
 
-    def versions(self, model) -> list:
-        """Every registered version of `model`, or [] when it is not registered."""
-        try:
-            return self.call("GET", f"/models/{model}/all")
-        except UpgradeError as error:
-            if error.status == 404:
-                return []
-            raise
-
-    def version(self, model, version) -> dict:
-        return self.call("GET", f"/models/{model}/{version}")[0]
+def version_of(server, model, version) -> dict:
+    return server.manage("GET", f"/models/{model}/{version}")[0]
 
 
 def ready(description) -> int:
@@ -117,32 +88,30 @@ def ready(description) -> int:
 
 
 def wait_until(what, condition, timeout_s):
-    """Poll `condition()` until true; raises UpgradeError saying what did not happen in time."""
+    """Poll `condition()` until true; raises ServerError saying what did not happen in time."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise UpgradeError(f"{what}: not done after {timeout_s} s")
+            raise ServerError(f"{what}: not done after {timeout_s} s")
         time.sleep(POLL_S)
 
 
 def probe(server, model, version, sample, content_type):
-    """Send one sample request to a model version; raises UpgradeError unless it answers 200."""
-    url = f"{server.inference_url}/predictions/{model}/{version}"
+    """Send one sample request to a model version; raises ServerError unless it answers 200."""
     try:
-        response = requests.post(url, data=Path(sample).read_bytes(), timeout=HTTP_TIMEOUT,
-                                 headers={"Content-Type": content_type,
-                                          **bearer(server.inference_key())})
+        response = server.predict(model, Path(sample).read_bytes(), content_type, version)
     except requests.RequestException as error:
-        raise UpgradeError(f"POST {url}: no answer ({type(error).__name__})") from None
+        raise ServerError(f"POST {server.inference_url}/predictions/{model}/{version}: no answer "
+                          f"({type(error).__name__})") from None
     if response.status_code != 200:
-        raise UpgradeError(f"the new version answered the sample {Path(sample).name} with "
-                           f"{response.status_code} {response.text.strip()}")
+        raise ServerError(f"the new version answered the sample {Path(sample).name} with "
+                          f"{response.status_code} {response.text.strip()}")
     return response.json()
 
 
-def start_version(server, api, archive, model, version, workers, timeout_s, log):
+def start_version(server, archive, model, version, workers, timeout_s, log):
     """Register the archive's version (unless it is) and wait until `workers` of its workers are READY."""
-    if version in {v["modelVersion"] for v in api.versions(model)}:
+    if version in {v["modelVersion"] for v in versions(server, model)}:
         log(f"  {version} is already registered; using it")
     else:
         name = place_in_store(archive, server.model_store, model, version)
@@ -150,54 +119,53 @@ def start_version(server, api, archive, model, version, workers, timeout_s, log)
         # Asynchronous: a synchronous call holds one of the frontend's network
         # threads until the workers are up, and inference requests on the
         # connections that thread serves wait just as long.
-        api.call("POST", "/models", url=name, synchronous="false")
-        wait_until(f"{model} {version} to load", lambda: ready(api.version(model, version)),
+        server.manage("POST", "/models", url=name, synchronous="false")
+        wait_until(f"{model} {version} to load", lambda: ready(version_of(server, model, version)),
                    timeout_s)
-    if ready(api.version(model, version)) < workers:
-        api.call("PUT", f"/models/{model}/{version}", min_worker=workers, synchronous="false")
+    if ready(version_of(server, model, version)) < workers:
+        server.manage("PUT", f"/models/{model}/{version}", min_worker=workers, synchronous="false")
     wait_until(f"{workers} READY worker(s) for {model} {version}",
-               lambda: ready(api.version(model, version)) >= workers, timeout_s)
-    log(f"  {model} {version}: {ready(api.version(model, version))} worker(s) READY")
+               lambda: ready(version_of(server, model, version)) >= workers, timeout_s)
+    log(f"  {model} {version}: {ready(version_of(server, model, version))} worker(s) READY")
 
 
-def retire(api, model, version, drain_s, timeout_s):
+def retire(server, model, version, drain_s, timeout_s):
     """Wait until a version no longer the default has answered what it holds, then unregister it."""
     wait_until(f"the queue of {model} {version} to empty",
-               lambda: api.version(model, version)["jobQueueStatus"]["pendingRequests"] == 0,
+               lambda: version_of(server, model, version)["jobQueueStatus"]["pendingRequests"] == 0,
                timeout_s)
     # An empty queue is not enough: the requests a worker has taken into its
     # batch would be dropped unanswered by the unregistration.
     time.sleep(drain_s)
-    api.call("DELETE", f"/models/{model}/{version}", timeout=timeout_s)
+    server.manage("DELETE", f"/models/{model}/{version}", timeout=timeout_s)
 
 
 def upgrade(server, archive, sample=None, content_type=None, drain_s=3.0, timeout_s=120,
             log=print) -> dict:
     """Make the archive's version the default of its model and unregister the old one → seconds to each step."""
-    api = Management(server)
     model, version = manifest(archive)
-    if not api.versions(model):
-        raise UpgradeError(f"{model} is not served; register it first (this script swaps versions)")
-    old = api.default_version(model)
+    if not versions(server, model):
+        raise ServerError(f"{model} is not served; register it first (this script swaps versions)")
+    old = default_version(server, model)
     if old["modelVersion"] == version:
-        raise UpgradeError(f"{model} {version} is already the default version")
+        raise ServerError(f"{model} {version} is already the default version")
     log(f"{model}: default version {old['modelVersion']} → {version}")
     timings, started = {}, time.monotonic()
     try:
-        start_version(server, api, archive, model, version, max(1, ready(old)), timeout_s, log)
+        start_version(server, archive, model, version, max(1, ready(old)), timeout_s, log)
         timings["ready"] = time.monotonic() - started
         if sample:
             probe(server, model, version, sample, content_type)
             log(f"  sample {Path(sample).name} answered 200 by {version}")
-    except UpgradeError as error:
-        raise UpgradeError(f"{error}\n{old['modelVersion']} is still the default; remove "
-                           f"{version} with DELETE {server.management_url}/models/{model}/"
-                           f"{version}") from None
-    api.call("PUT", f"/models/{model}/{version}/set-default")
+    except ServerError as error:
+        raise ServerError(f"{error}\n{old['modelVersion']} is still the default; remove "
+                          f"{version} with DELETE {server.management_url}/models/{model}/"
+                          f"{version}") from None
+    server.manage("PUT", f"/models/{model}/{version}/set-default")
     timings["default"] = time.monotonic() - started
     log(f"  {version} is the default")
 
-    retire(api, model, old["modelVersion"], drain_s, timeout_s)
+    retire(server, model, old["modelVersion"], drain_s, timeout_s)
     timings["old unregistered"] = time.monotonic() - started
     log(f"  {old['modelVersion']} unregistered after draining for {drain_s:g} s; done in "
         f"{timings['old unregistered']:.1f} s")
@@ -234,30 +202,19 @@ def main():
         server.keys = KeyFile(args.key_file)
     try:
         if server.properties.get("enable_model_api", "false").lower() != "true":
-            raise UpgradeError(f"{args.config} does not set enable_model_api=true, so TorchServe "
-                               "refuses to register and unregister models; set it and restart")
+            raise ServerError(f"{args.config} does not set enable_model_api=true, so TorchServe "
+                              "refuses to register and unregister models; set it and restart")
         model, version = manifest(args.archive)
         sample, content_type = args.sample, args.content_type
         if sample is None:
-            sample, content_type = family_sample(model)
+            sample, content_type = family_sample(model) or (None, None)
         upgrade(server, args.archive, sample, content_type, args.drain, args.timeout)
-    except (UpgradeError, ServerError) as error:
+    except ServerError as error:
         print(f"upgrade stopped: {error}", file=sys.stderr)
         return 1
     print(f"\nA restart serves every archive in {server.model_store} (load_models=all): to keep "
           f"{version} after one, leave only its {model} archive there.")
     return 0
-
-
-def family_sample(model) -> tuple:
-    """A model name → (sample path, content type) of our family of that name, or (None, None)."""
-    from handlers import handler_class
-
-    try:
-        path, content_type = handler_class(model).sample
-    except (ImportError, AttributeError):
-        return None, None
-    return Path(__file__).resolve().parent.parent / path, content_type
 
 
 if __name__ == "__main__":

@@ -9,52 +9,47 @@ Version 2.0 is an archive of the same checkpoint built by
 the in-process answer. Exit status 0 only when every request got it.
 """
 
-import argparse
 import itertools
 import tempfile
 import time
 
-from reliability.client import Load
-from reliability.mix import calls_for
-from reliability.report import latency_table, machine, publish
-from reliability.testbed import build_store, private_server
-from reliability.upgrade import Management, family_sample, upgrade
+from harness.archives import build_store
+from harness.examples import calls_for, sample, subject
+from harness.load import Load
+from harness.torchserve import private_server
+from reliability.report import check_arguments, latency_table, machine, publish
+from reliability.upgrade import default_version, upgrade, versions
 
-MODEL = "digits_cnn"
+MODEL = subject("upgrade drill")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--concurrency", type=int, default=16,
-                        help="requests in flight (default 16)")
+    parser = check_arguments(__doc__, "1 s pauses", concurrency=16)
     parser.add_argument("--pause", type=float, default=5,
                         help="seconds of load before, between and after the two swaps (default 5)")
     parser.add_argument("--drain", type=float, default=3,
                         help="seconds the old version drains after its queue is empty, before it "
                              "is unregistered (default 3)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="1 s pauses, figures not written to docs/reliability.md")
     args = parser.parse_args()
     pause = 1 if args.dry_run else args.pause
 
     started_on = machine()
     good, _ = calls_for(MODEL)
-    sample, content_type = family_sample(MODEL)
+    sample_path, content_type = sample(MODEL)
     steps = []
     with tempfile.TemporaryDirectory(prefix="reliability-v2-") as folder, \
             private_server([MODEL], enable_model_api="true") as server:
         new_archive = build_store(folder, [MODEL], version="2.0") / f"{MODEL}.mar"
         old_archive = server.model_store / f"{MODEL}.mar"
-        api = Management(server)
         load = Load(server, itertools.cycle(good), args.concurrency).start()
         try:
             for archive in (new_archive, old_archive):
                 time.sleep(pause)
-                timings = upgrade(server, archive, sample, content_type, args.drain,
+                timings = upgrade(server, archive, sample_path, content_type, args.drain,
                                   log=steps.append)
-                served = [v["modelVersion"] for v in api.versions(MODEL)]
+                served = [v["modelVersion"] for v in versions(server, MODEL)]
                 steps.append(f"  versions registered now: {', '.join(served)}; default "
-                             f"{api.default_version(MODEL)['modelVersion']}; steps at "
+                             f"{default_version(server, MODEL)['modelVersion']}; steps at "
                              + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
             time.sleep(pause)
         finally:

@@ -6,28 +6,16 @@ store change), waits until every worker is READY, and stops it afterwards.
 When a test that used it fails, the server's log tail is added to the report.
 """
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
+from harness.archives import build_store
+from harness.settings import ROOT, model_families
+from harness.torchserve import start_private
 from models.checkpoint import load_checkpoint
-from tools.torchserve import model_families, start_private
-
-ROOT = Path(__file__).resolve().parent.parent
-# Every model family with serving settings, or only those named in TEST_MODELS
-# (comma-separated) to work on a few families at a time.
-MODELS = (os.environ["TEST_MODELS"].split(",") if os.environ.get("TEST_MODELS")
-          else model_families())
-# The checkpoints under test: `make test` sets CHECKPOINT_DIR (checkpoints/seed-3 for
-# TRAIN_SEED=3 make test); run by hand, the repository's checkpoints/.
-CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR") or ROOT / "checkpoints")
-if not CHECKPOINT_DIR.is_absolute():
-    CHECKPOINT_DIR = ROOT / CHECKPOINT_DIR
-
+from tests.under_test import CHECKPOINT_DIR, MODELS
 
 @pytest.fixture(scope="session")
 def checkpoint_dir(tmp_path_factory):
@@ -47,39 +35,40 @@ def checkpoint_dir(tmp_path_factory):
     return folder
 
 
+def checkpoint_fixture(model):
+    """A family → the session fixture <family>_checkpoint: its checkpoint under test, loaded."""
+    @pytest.fixture(scope="session", name=f"{model}_checkpoint")
+    def loaded(checkpoint_dir):
+        return load_checkpoint(checkpoint_dir / model / "model.pt")
+    return loaded
+
+
+for _family in model_families():
+    globals()[f"{_family}_checkpoint"] = checkpoint_fixture(_family)
+
+
+# The batching server: models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS, one
+# worker each, so that concurrent requests share worker calls.
+BATCH_SIZE = 8
+BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
+
+
 @pytest.fixture(scope="session")
-def digits_checkpoint(checkpoint_dir):
-    return load_checkpoint(checkpoint_dir / "digits_cnn" / "model.pt")
-
-
-def archive(checkpoint_dir, store, models=MODELS, model_config=None):
-    """Checkpoints → <model>.mar files in `store`, by archive.sh (with another model-config folder)."""
-    extra = ["--model-config", str(model_config)] if model_config else []
-    subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoint_dir),
-                    "--model-store", str(store), *extra, *models], cwd=ROOT, check=True,
-                   timeout=600, capture_output=True,
-                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-
-
-def start_batching_server(checkpoint_dir, tmp_path_factory, batch_size, delay_ms):
-    """A private TorchServe whose models batch up to `batch_size` requests waiting `delay_ms`,
-    one worker each, so that concurrent requests share worker calls."""
-    configs = tmp_path_factory.mktemp("batching_model_config")
-    for model in MODELS:
-        settings = yaml.safe_load((ROOT / "model-config" / f"{model}.yaml").read_text())
-        settings.update(minWorkers=1, maxWorkers=1, batchSize=batch_size, maxBatchDelay=delay_ms)
-        (configs / f"{model}.yaml").write_text(yaml.safe_dump(settings))
-    store = tmp_path_factory.mktemp("batching_store")
-    archive(checkpoint_dir, store, model_config=configs)
-    return start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
+def batching_server(checkpoint_dir, tmp_path_factory):
+    """A private TorchServe whose models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS,
+    one worker each, shared by the tests of batches (bad input, protocols)."""
+    store = build_store(tmp_path_factory.mktemp("batching_store"), MODELS, checkpoint_dir,
+                        overrides={"minWorkers": 1, "maxWorkers": 1, "batchSize": BATCH_SIZE,
+                                   "maxBatchDelay": BATCH_DELAY_MS})
+    running = start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")
 def model_store(checkpoint_dir, tmp_path_factory):
     """A model store holding every model's .mar, built by archive.sh."""
-    store = tmp_path_factory.mktemp("model_store")
-    archive(checkpoint_dir, store)
-    return store
+    return build_store(tmp_path_factory.mktemp("model_store"), MODELS, checkpoint_dir)
 
 
 @pytest.fixture(scope="session")

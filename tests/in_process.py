@@ -9,7 +9,7 @@ import yaml
 from ts.context import Context, RequestProcessor
 
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.torchserve_handler import TorchServeHandler
 
 ROOT = Path(__file__).resolve().parent.parent

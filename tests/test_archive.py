@@ -19,7 +19,7 @@ def run_archive(*args, path=None):
                           env=env, timeout=300)
 
 
-def test_archive_ships_checkpoint_code_and_model_config(model_store, digits_checkpoint):
+def test_archive_ships_checkpoint_code_and_model_config(model_store, digits_cnn_checkpoint):
     with zipfile.ZipFile(model_store / "digits_cnn.mar") as mar:
         names = set(mar.namelist())
         manifest = json.loads(mar.read("MAR-INF/MANIFEST.json"))
@@ -29,7 +29,7 @@ def test_archive_ships_checkpoint_code_and_model_config(model_store, digits_chec
             "models/digits_cnn.py", "models/checkpoint.py"} <= names
     assert not any("__pycache__" in name for name in names)
     assert manifest["model"]["modelName"] == "digits_cnn"
-    assert manifest["model"]["modelVersion"] == digits_checkpoint["version"]
+    assert manifest["model"]["modelVersion"] == digits_cnn_checkpoint["version"]
     assert manifest["model"]["handler"] == "torchserve_handler.py"
     # The very module training imported, so serving cannot drift from it.
     assert shipped_model_code == (ROOT / "models" / "digits_cnn.py").read_bytes()

@@ -19,16 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 from PIL import Image
 from urllib3 import encode_multipart_formdata
 
+from families.digits_cnn_pictures import draw_digit, encode, png_declaring
 from handlers import handler_class
-from handlers.base import Request
-from tests.conftest import MODELS, start_batching_server
-from tests.pictures import draw_digit, encode
-from tests.test_properties import png_declaring
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from handlers.messages import Request
+from tests.calls import post
+from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUEST_SIZE = 10 * 1024 * 1024  # config.properties: max_request_size
@@ -236,14 +234,6 @@ MATRIX = [pytest.param(model, name, id=f"{model}-{name}")
           for name in CASES for model in MODELS if model in CASES[name]]
 
 
-def post(server, model, body, content_type):
-    headers = bearer(server.inference_key())
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    return requests.post(f"{server.inference_url}/predictions/{model}", data=body, headers=headers,
-                         timeout=HTTP_TIMEOUT)
-
-
 @pytest.fixture(scope="module")
 def in_process(checkpoint_dir):
     """Each family's handler in this process: what the served answers must equal."""
@@ -339,17 +329,7 @@ def test_a_form_the_frontend_cannot_decode_answers_4xx(server, good_answers, mod
 
 # Batch isolation: full batches of mixed good and bad requests on a server made to batch.
 
-BATCH_SIZE = 8
-BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
-
-
-@pytest.fixture(scope="module")
-def batching_server(checkpoint_dir, tmp_path_factory):
-    """A TorchServe whose models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS, one worker
-    each."""
-    running = start_batching_server(checkpoint_dir, tmp_path_factory, BATCH_SIZE, BATCH_DELAY_MS)
-    yield running
-    running.stop()
+BATCH_SIZE = 8  # conftest's batching_server batches up to 8 requests
 
 
 def good_requests(model) -> list:
@@ -386,6 +366,7 @@ def test_full_batches_answer_every_good_request_correctly_and_every_bad_one_400(
     assert len(bad) == BATCH_SIZE
     # Interleaved, so every batch mixes the two.
     mixed = [request for pair in zip(good, bad) for request in pair] * 2
+    mark = batching_server.log_mark()  # the server is shared: count only the batches below
     with ThreadPoolExecutor(max_workers=len(mixed)) as pool:
         responses = list(pool.map(
             lambda request: post(batching_server, model, request[0], request[1]), mixed))
@@ -395,4 +376,5 @@ def test_full_batches_answer_every_good_request_correctly_and_every_bad_one_400(
         else:
             assert response.status_code == 200, response.text[:300]
             assert response.json() == expected
-    assert batching_server.largest_batch(model) >= 4  # the requests really shared worker calls
+    # The requests really shared worker calls.
+    assert batching_server.largest_batch(model, since=mark) >= 4

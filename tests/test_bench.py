@@ -15,7 +15,8 @@ import pytest
 
 from bench import noop_handler, profile
 from bench.targets import evaluate
-from tests.conftest import MODELS, ROOT
+from harness.settings import ROOT
+from tests.under_test import MODELS
 
 MODEL = "digits_cnn"
 CONCURRENCIES = [1, 8, 32, 64]

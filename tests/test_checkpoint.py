@@ -1,4 +1,3 @@
-import os
 import pickle
 
 import pytest
@@ -6,6 +5,7 @@ import torch
 
 from models.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from models.digits_cnn import LABELS, DigitsCNN
+from tests.hostile import WritesMarker
 
 
 def small_checkpoint(path, **changes):
@@ -52,16 +52,6 @@ def test_missing_keys_are_named(tmp_path):
     torch.save({"format": 1, "family": "digits_cnn"}, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="missing version, model_args"):
         load_checkpoint(tmp_path / "model.pt")
-
-
-class WritesMarker:
-    """Unpickling this runs os.system: what a malicious checkpoint would carry."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def test_a_checkpoint_carrying_code_is_refused_before_the_code_runs(tmp_path):

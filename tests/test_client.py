@@ -14,8 +14,9 @@ import pytest
 
 from client.prometheus import SERVER, parse, summary
 from client.request_body import BodyError, request_body, sniff
+from harness.archives import build_store
+from harness.torchserve import private_config, start_private
 from tests.in_process import expected_answers
-from tools.torchserve import private_config, start_private
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -267,10 +268,7 @@ def versioned(served, checkpoint_dir, tmp_path_factory):
     started = serve("start", "--model-api")
     try:
         assert started.returncode == 0, started.stderr + started.stdout
-        subprocess.run([str(ROOT / "archive.sh"), "--version", "2.0", "--checkpoints",
-                        str(checkpoint_dir), "--model-store", str(folder / "v2"), "digits_cnn"],
-                       cwd=ROOT, check=True, capture_output=True, timeout=300,
-                       env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"})
+        build_store(folder / "v2", ["digits_cnn"], checkpoint_dir, version="2.0")
         yield config, folder / "v2" / "digits_cnn.mar"
     finally:
         serve("stop")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from handlers.base import InvalidInput, Request
 from handlers.diabetes_mlp import (DECIMALS, MAX_MAGNITUDE, MAX_RECORDS, DiabetesMLPHandler,
                                    record_values)
+from handlers.messages import InvalidInput, Request
 from models.checkpoint import build_model, load_checkpoint
 from models.diabetes_mlp import FEATURES
 from tests.in_process import InProcessHandler

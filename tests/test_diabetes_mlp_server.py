@@ -5,13 +5,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 
-from handlers.base import Request
 from handlers.diabetes_mlp import MAX_RECORDS, DiabetesMLPHandler
+from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from tests.calls import post
 from training.diabetes_data import load_diabetes_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,10 +20,7 @@ JSON = {"Content-Type": "application/json"}
 
 def predict(server, body, headers=JSON):
     """POST a body (bytes, or a value sent as JSON) to /predictions/diabetes_mlp."""
-    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return requests.post(f"{server.inference_url}/predictions/diabetes_mlp", data=data,
-                         headers={**headers, **bearer(server.inference_key())},
-                         timeout=HTTP_TIMEOUT)
+    return post(server, "diabetes_mlp", body, None, headers=headers)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import pytest
 import torch
 from PIL import Image
 
+from harness.settings import ROOT
 from models.checkpoint import build_model
 from models.digits_cnn import LABELS, prepare_digit_image
 from training.digits_evaluation import (HAND_DRAWN, KINDS, PENS, SIZES, SLANTS, TARGET_ACCURACY,
                                         TARGET_KINDS, evaluate_kinds, evaluation_sets)
 from training.digits_seed_spread import SPREAD
 from training.digits_sources import FONTS, fonts_for, mnist_digits, mnist_holdout_mask
-from tests.conftest import ROOT
 
 SEED_SPREAD = json.loads(SPREAD.read_text())
 
@@ -25,8 +25,8 @@ def allowed_minimum(kind):
 
 
 @pytest.fixture(scope="module")
-def kinds(digits_checkpoint):
-    return evaluate_kinds(build_model(digits_checkpoint))
+def kinds(digits_cnn_checkpoint):
+    return evaluate_kinds(build_model(digits_cnn_checkpoint))
 
 
 def test_the_spread_covers_five_seeds_and_each_meets_the_target():
@@ -45,8 +45,8 @@ def test_the_checkpoint_reads_each_kind_within_the_seed_spread(kinds, kind):
         assert result["accuracy"] >= TARGET_ACCURACY - 0.01, (kind, result["misread"])
 
 
-def test_recorded_figures_are_reproducible_from_the_checkpoint(digits_checkpoint, kinds):
-    recorded = digits_checkpoint["metrics"]["kinds"]
+def test_recorded_figures_are_reproducible_from_the_checkpoint(digits_cnn_checkpoint, kinds):
+    recorded = digits_cnn_checkpoint["metrics"]["kinds"]
     for kind in KINDS:
         assert kinds[kind]["count"] == recorded[kind]["count"]
         assert kinds[kind]["accuracy"] == pytest.approx(recorded[kind]["accuracy"], abs=0.002)
@@ -79,10 +79,10 @@ def test_the_mnist_holdout_is_a_fixed_balanced_thousand():
     assert len(evaluation_sets()["mnist_holdout"].labels) == 1000
 
 
-def test_the_sample_digit_reads_as_3_with_a_wide_margin(digits_checkpoint):
+def test_the_sample_digit_reads_as_3_with_a_wide_margin(digits_cnn_checkpoint):
     pixels = prepare_digit_image(Image.open(ROOT / "samples" / "digit_3.png"))
     with torch.inference_mode():
-        probabilities = torch.softmax(build_model(digits_checkpoint)(
+        probabilities = torch.softmax(build_model(digits_cnn_checkpoint)(
             torch.from_numpy(pixels)[None, None]), 1)[0]
     assert int(probabilities.argmax()) == 3
     assert float(probabilities[3]) >= 0.9

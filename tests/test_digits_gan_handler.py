@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from handlers.base import Request
 from handlers.digits_gan import RANDOM_SEED_LIMIT, DigitsGANHandler
+from handlers.messages import Request
 from models.checkpoint import build_model, load_checkpoint
 from models.digits_gan import MAX_SEED, generate_pngs
 from tests.in_process import InProcessHandler

@@ -73,10 +73,10 @@ def test_generate_pngs_is_reproducible_per_seed(generator):
     assert first != generate_pngs(generator, 1, 4, 123)
 
 
-def test_training_uses_train_and_validation_of_the_classifiers_split(digits_checkpoint, capsys):
-    pixels, labels, data = training_images(digits_checkpoint)
+def test_training_uses_train_and_validation_of_the_classifiers_split(digits_cnn_checkpoint, capsys):
+    pixels, labels, data = training_images(digits_cnn_checkpoint)
     split = data["split"]
-    assert split["seed"] == digits_checkpoint["data"]["split"]["seed"]
+    assert split["seed"] == digits_cnn_checkpoint["data"]["split"]["seed"]
     assert len(labels) == split["train"] + split["validation"] == data["images"]
     assert data["used"] == "train+validation"
     assert pixels.shape == (len(labels), 1, 8, 8)

@@ -11,9 +11,9 @@ import requests
 import yaml
 from PIL import Image
 
-from handlers.base import Request
 from handlers.digits_gan import DigitsGANHandler
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from handlers.messages import Request
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_gan_evaluation import classify_pngs, load_classifier
 
 ROOT = Path(__file__).resolve().parent.parent

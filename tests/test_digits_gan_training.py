@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.base import Request
 from handlers.digits_cnn import DigitsCNNHandler
+from handlers.messages import Request
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from models.digits_gan import LABELS, generate_pngs
 from training.digits_gan_evaluation import (NO_DIGIT, classify_pngs, labeled_as_requested,

@@ -18,13 +18,13 @@ import torch
 from captum.attr import IntegratedGradients
 from PIL import Image
 
+from families.sentiment_rnn import HAND_WRITTEN
 from handlers import base
 from handlers.explanations import HEATMAP_SIZE
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.digits_cnn import digits_to_image
 from models.sentiment_rnn import MAX_TOKENS, PAD_ID, UNK_ID, normalize_text, tokenize
 from tests.in_process import InProcessHandler, expected_answers
-from tests.test_sentiment_rnn_model import HAND_WRITTEN
-from tools.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_data import load_digit_splits
 
 ROOT = Path(__file__).resolve().parent.parent

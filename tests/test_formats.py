@@ -16,12 +16,13 @@ import pytest
 import requests
 
 from handlers import handler_class
-from handlers.base import Request
 from handlers.formats import FORMAT_FILE, PACKAGE_FILE, FormatError, build_package, format_in
+from handlers.messages import Request
+from harness.archives import build_store
+from harness.torchserve import HTTP_TIMEOUT, bearer, start_private
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
 from tools.compare_formats import agreement, batches, outputs, settings, split_inputs
-from tools.torchserve import HTTP_TIMEOUT, bearer, start_private
 from training.diabetes_data import load_diabetes_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,9 +97,7 @@ def test_unknown_format_is_a_clear_archive_error(tmp_path):
 def aoti_server(checkpoint_dir, tmp_path_factory):
     """A real TorchServe serving diabetes_mlp archived with --format aoti."""
     store = tmp_path_factory.mktemp("aoti_store")
-    result = archive("--format", "aoti", "--checkpoints", checkpoint_dir, "--model-store", store,
-                     "diabetes_mlp")
-    assert result.returncode == 0, result.stderr
+    build_store(store, ["diabetes_mlp"], checkpoint_dir, model_format="aoti")
     running = start_private(tmp_path_factory.mktemp("aoti_torchserve"), store)
     yield running, store
     running.stop()

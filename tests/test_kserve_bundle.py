@@ -2,7 +2,6 @@
 manifests that point at it, and a real TorchServe started from it as the runtime starts it."""
 
 import json
-import os
 import socket
 import zipfile
 from pathlib import Path
@@ -13,11 +12,12 @@ import requests
 import yaml
 
 from handlers import handler_class
-from tests.conftest import MODELS
-from tests.test_protocols import plain_examples, v1_body, v2_body, v2_expected
+from harness.settings import archived_model_names, model_families
+from harness.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, TorchServe, free_ports,
+                                read_properties, write_properties)
+from tests.protocol_bodies import plain_examples, v1_body, v2_body, v2_expected
+from tests.under_test import MODELS
 from tools import kserve_bundle
-from tools.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, TorchServe, archived_model_names,
-                              free_ports, model_families, read_properties, write_properties)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "kserve"
@@ -76,14 +76,8 @@ def pod_server(bundle, bundle_properties, tmp_path_factory):
     config = workdir / "config.properties"
     write_properties(config, properties)
     server = TorchServe(workdir, config, model_store=in_bundle(bundle, RUNTIME_MODEL_STORE),
-                        private_tmp=workdir / "tmp")
-    saved = {name: os.environ.get(name) for name in RUNTIME_ENV}
-    os.environ.update(RUNTIME_ENV)
-    try:
-        server.start()
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+                        private_tmp=workdir / "tmp", environment=RUNTIME_ENV)
+    server.start()
     try:
         server.wait_until_ready(list(snapshot(bundle_properties)["models"]), timeout_s=240)
         yield server

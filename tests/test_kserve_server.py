@@ -10,10 +10,11 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import MODELS
-from tests.test_protocols import (bad_instance, plain_examples, post, v1_body, v2_body,
-                                  wrong_datatype, wrong_shape)
-from tools.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
+from harness.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
+from tests.calls import post
+from tests.protocol_bodies import (bad_instance, plain_examples, v1_body, v2_body, wrong_datatype,
+                                   wrong_shape)
+from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 # kserve needs psutil<6, which the main pins rule out: it has its own environment.

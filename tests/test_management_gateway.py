@@ -13,7 +13,6 @@ import itertools
 import json
 import shutil
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,11 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reliability.client import Load
+from harness.archives import build_store
+from harness.examples import calls_for
+from harness.load import Load
+from harness.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, start_private
 from reliability.management_under_load import poll_both
-from reliability.mix import calls_for
 from tools.management_gateway import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
-from tools.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, start_private
 
 ROOT = Path(__file__).resolve().parent.parent
 PROPERTY = settings(max_examples=60, derandomize=True, deadline=None,
@@ -59,9 +59,7 @@ def gated(model_store, checkpoint_dir, tmp_path_factory):
     # Added after the start, which loads everything in the store: a folder that
     # TorchServe would load by this name, and a second version of digits_cnn.
     foreign_model(store / "inside.mar", marker)
-    subprocess.run([str(ROOT / "archive.sh"), "--version", "2.0", "--checkpoints",
-                    str(checkpoint_dir), "--model-store", str(workdir), "digits_cnn"],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    build_store(workdir, ["digits_cnn"], checkpoint_dir, version="2.0")
     (workdir / "digits_cnn.mar").rename(store / "digits_cnn_v2.mar")
     yield server, foreign, marker
     server.stop()

@@ -14,15 +14,17 @@ import requests
 import yaml
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
+from client.prometheus import by_sample
+from families.digits_cnn_pictures import draw_digit, encode
 from handlers import handler_class
-from handlers.base import Request
+from handlers.messages import Request
 from handlers.metrics import (BATCH_SIZE_METRIC, INVALID_METRIC, REASONS, STEP_METRICS,
                               MetricsRecorder)
+from harness.torchserve import HTTP_TIMEOUT
 from models.sentiment_rnn import MAX_TEXT_CHARS
-from tests.conftest import MODELS
+from tests import calls
 from tests.in_process import InProcessHandler
-from tests.pictures import draw_digit, encode
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT = json.loads((ROOT / "samples" / "patient.json").read_text())
@@ -45,28 +47,11 @@ class Collected(MetricsRecorder):
         self.invalid.append(reason)
 
 
-# Prometheus text format
-
-SAMPLE = re.compile(r"^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)")
-LABEL = re.compile(r'([A-Za-z_]\w*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_prometheus(text) -> dict:
-    """Prometheus text → {sample name: [(labels dict, value), ...]}."""
-    samples = {}
-    for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if match and not line.startswith("#"):
-            name, labels, value = match.groups()
-            samples.setdefault(name, []).append((dict(LABEL.findall(labels or "")), float(value)))
-    return samples
-
-
 def scrape(server) -> dict:
     """A real TorchServe → its metrics endpoint, parsed; asked with no key, as Prometheus would."""
     response = requests.get(f"{server.metrics_url}/metrics", timeout=HTTP_TIMEOUT)
     assert response.status_code == 200, response.text
-    return parse_prometheus(response.text)
+    return by_sample(response.text)
 
 
 def total(samples, name, **labels) -> float:
@@ -251,10 +236,8 @@ def test_metrics_yaml_declares_torchservess_defaults_and_every_handler_metric():
 # On a real TorchServe
 
 def post(server, model, body, content_type):
-    response = requests.post(f"{server.inference_url}/predictions/{model}", data=body,
-                             headers={**bearer(server.inference_key()),
-                                      "Content-Type": content_type}, timeout=HTTP_TIMEOUT)
-    return response.status_code
+    """A request → the status it was answered with."""
+    return calls.post(server, model, body, content_type).status_code
 
 
 def watched(samples, plan) -> dict:

@@ -13,23 +13,16 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import MODELS
-from tests.test_metrics import PATIENT, parse_prometheus, post
-from tools.torchserve import HTTP_TIMEOUT, free_ports, read_properties, stop_process_group
+from client.prometheus import by_sample
+from harness.examples import sample_body
+from harness.torchserve import HTTP_TIMEOUT, free_ports, read_properties, stop_process_group
+from tests.calls import post
+from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "deploy" / "monitoring"
 DASHBOARD = json.loads((MONITORING / "grafana" / "torchserve.json").read_text())
 PROMETHEUS_WAIT_S = 60  # Prometheus start, two scrapes 1 s apart, and a margin for a busy machine
-# One good and one bad request per model, so that every model's series exist.
-TRAFFIC = {
-    "digits_cnn": [((ROOT / "samples" / "digit_3.png").read_bytes(), "image/png"),
-                   (b"no picture", "image/png")],
-    "sentiment_rnn": [(b"a fine film", "text/plain"), (b"", "text/plain")],
-    "diabetes_mlp": [(json.dumps(PATIENT).encode(), "application/json"), (b"[]", "application/json")],
-    "digits_gan": [(b'{"digit": 7, "count": 1, "seed": 1}', "application/json"),
-                   (b'{"digit": 12}', "application/json")],
-}
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
             "unless", "offset"}
 
@@ -56,11 +49,18 @@ def selectors(expr) -> tuple:
     return found, grouped
 
 
+def traffic(model) -> list:
+    """One good and one bad request for a model, so that its series exist: its sample, and an
+    empty body."""
+    body, content_type = sample_body(model)
+    return [(body, content_type), (b"", content_type)]
+
+
 @pytest.fixture(scope="module")
 def busy_server(server):
     """The shared server after a good and a bad request to every model, so every series exists."""
     for model in MODELS:
-        for body, content_type in TRAFFIC[model]:
+        for body, content_type in traffic(model):
             post(server, model, body, content_type)
     return server
 
@@ -108,7 +108,7 @@ def test_every_metric_and_label_the_dashboard_queries_is_in_a_real_scrape(busy_s
     deadline = time.monotonic() + 30  # the worker's metric lines trail its answers
     while True:
         text = requests.get(f"{busy_server.metrics_url}/metrics", timeout=HTTP_TIMEOUT).text
-        samples = parse_prometheus(text)
+        samples = by_sample(text)
         # A labelled counter nothing has counted yet (Requests5XX) is declared with no sample.
         declared = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
         missing = []

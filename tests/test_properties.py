@@ -7,15 +7,13 @@ worker's own `_retrieve_input_data` (JSON parsed for application/json, text deco
 bytes otherwise), and form posts arrive as their fields.
 """
 
-import base64
 import functools
 import io
 import json
 import logging
 import math
 import struct
-import zlib
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,14 +21,11 @@ from hypothesis import strategies as st
 from ts.protocol.otf_message_handler import _retrieve_input_data
 
 from handlers import handler_class
-from handlers.base import Request
-from handlers.diabetes_mlp import MAX_RECORDS
-from models.digits_gan import MAX_COUNT, decode_png
-from tests.conftest import MODELS
+from handlers.messages import Request
+from harness.examples import hook, sample_body
 from tests.in_process import InProcessHandler
-from tests.pictures import draw_digit, encode
+from tests.under_test import MODELS
 
-ROOT = Path(__file__).resolve().parent.parent
 # Modest budgets with a fixed seed: the whole file runs in well under a minute, the same way in CI.
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -44,7 +39,7 @@ FORM_TYPES = ("multipart/form-data; boundary=x", "application/x-www-form-urlenco
 FIELD_TYPES = ["", "text/plain", "application/json", "application/octet-stream", "image/png"]
 
 
-# Strategies: any JSON value, and near misses of each family's request.
+# Strategies: any JSON value, and near misses of a family's request.
 
 def numbers():
     """Any JSON number Python's json reads, NaN, infinities and integers beyond int64 included."""
@@ -85,77 +80,9 @@ def odd_values():
                             0, 16, 17, 2**63, -1, 7.0, True, False, None, "7", "", [], {}])
 
 
-def png_declaring(width, height, mode_byte=0, depth=8) -> bytes:
-    """A PNG whose header declares width × height, with a few bytes of pixels: a bomb's shape."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    header = struct.pack(">IIBBBBB", width, height, depth, mode_byte, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
-def image_files() -> list:
-    """One drawn digit in every accepted format, and a few odd modes."""
-    three = draw_digit("3")
-    files = [encode(three, fmt) for fmt in ("PNG", "JPEG", "BMP", "GIF", "WEBP")]
-    files += [encode(three.convert(mode)) for mode in ("1", "LA", "P", "RGBA", "I;16")]
-    return files
-
-
-def mutated(data: bytes):
-    """Image bytes → the same bytes, cut short, or with a few bytes overwritten."""
-    cut = st.integers(0, len(data)).map(lambda n: data[:n])
-    flips = st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)),
-                     min_size=1, max_size=4)
-
-    def flip(changes):
-        changed = bytearray(data)
-        for index, value in changes:
-            changed[index] = value
-        return bytes(changed)
-    return st.one_of(st.just(data), cut, flips.map(flip))
-
-
-def images():
-    declared = st.builds(png_declaring, st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1),
-                         st.sampled_from([0, 2, 3, 4, 6]), st.sampled_from([1, 8, 16]))
-    files = image_files()
-    # Drawn by index: a strategy over the bytes themselves would print them all in its repr.
-    return st.one_of(st.integers(0, len(files) - 1).flatmap(lambda i: mutated(files[i])), declared)
-
-
-def base64_images():
-    encoded = images().map(lambda data: base64.b64encode(data).decode())
-    return st.one_of(encoded, encoded.map(lambda text: "data:image/png;base64," + text),
-                     st.text(max_size=40))
-
-
-def sample_json(name):
-    return json.loads((ROOT / "samples" / name).read_text())
-
-
-def family_payloads(family):
-    """JSON values (or raw bodies) close to what `family` reads, so validation runs deep."""
-    if family == "digits_cnn":
-        image = {"image": base64.b64encode(image_files()[0]).decode()}
-        return st.one_of(images(), near_misses(image, st.one_of(base64_images(), odd_values())))
-    if family == "sentiment_rnn":
-        texts = st.one_of(st.text(st.characters(codec="utf-8"), max_size=1100),
-                          st.text(max_size=40),
-                          st.integers(990, 1010).map(lambda n: "great " * (n // 6) + "x" * (n % 6)))
-        return st.one_of(texts, near_misses({"text": "good"}, st.one_of(texts, odd_values())))
-    if family == "digits_gan":
-        values = st.one_of(odd_values(), st.integers(-3, 20), numbers(), json_scalars())
-        return near_misses(sample_json("gan_request.json"), values)
-    if family == "diabetes_mlp":
-        record = near_misses(sample_json("patient.json"),
-                             st.one_of(odd_values(), st.floats(-2e6, 2e6), numbers(),
-                                       json_scalars()))
-        many = st.sampled_from([0, 1, MAX_RECORDS, MAX_RECORDS + 1]).map(
-            lambda n: [sample_json("patient.json")] * n)
-        return st.one_of(record, st.lists(st.one_of(record, json_scalars()), max_size=4), many)
-    raise ValueError(f"no payload strategy for {family}")
+# What each family's property_payloads (families/<family>.py) builds its strategies with.
+STRATEGIES = SimpleNamespace(st=st, near_misses=near_misses, odd_values=odd_values,
+                             numbers=numbers, json_scalars=json_scalars)
 
 
 def deep_nesting():
@@ -180,50 +107,15 @@ def body_strategy(family):
     """Any request body as a client sends it: bytes, text, JSON text, or a value the server parsed;
     half of them close to what the family reads."""
     junk = st.one_of(st.binary(max_size=200), st.text(max_size=200), deep_nesting())
-    close = family_payloads(family).flatmap(encodings)
+    close = hook(family, "property_payloads")(STRATEGIES).flatmap(encodings)
     return st.one_of(junk, json_values().flatmap(encodings), close, close)
-
-
-# The documented answer of each family.
-
-def check_digits_cnn(answer, handler):
-    assert set(answer) == {"label", "probability", "top_k"}
-    assert len(answer["top_k"]) == 3
-    assert answer["top_k"][0] == {"label": answer["label"], "probability": answer["probability"]}
-    for entry in answer["top_k"]:
-        assert entry["label"] in handler.labels and 0.0 <= entry["probability"] <= 1.0
-
-
-def check_sentiment_rnn(answer, handler):
-    assert set(answer) == {"label", "probability"}
-    assert answer["label"] in handler.labels and 0.5 <= answer["probability"] <= 1.0
-
-
-def check_digits_gan(answer, handler):
-    assert set(answer) == {"digit", "seed", "images"}
-    assert type(answer["digit"]) is int and answer["digit"] in range(10)
-    assert type(answer["seed"]) is int and answer["seed"] >= 0
-    assert 1 <= len(answer["images"]) <= MAX_COUNT
-    for image in answer["images"]:
-        assert decode_png(base64.b64decode(image, validate=True)).size == (8, 8)
-
-
-def check_diabetes_mlp(answer, handler):
-    predictions = answer if isinstance(answer, list) else [answer]
-    assert 1 <= len(predictions) <= MAX_RECORDS
-    for prediction in predictions:
-        assert set(prediction) == {"prediction"} and math.isfinite(prediction["prediction"])
-
-
-SHAPES = {"digits_cnn": check_digits_cnn, "sentiment_rnn": check_sentiment_rnn,
-          "digits_gan": check_digits_gan, "diabetes_mlp": check_diabetes_mlp}
 
 
 def check_answer(family, handler, status, body):
     """A 200 in the family's documented shape, or a 400 InvalidInput with a message; strict JSON."""
     json.dumps(body, allow_nan=False)  # NaN or Infinity in an answer would be invalid JSON
     if status == 200:
-        SHAPES[family](body, handler)
+        hook(family, "check_answer")(body, handler)  # the family's documented shape
     else:
         assert status == 400, (status, body)
         assert set(body) == {"code", "type", "message"}
@@ -324,8 +216,7 @@ def served(family, checkpoint_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def good(handler):
     """(body, content type, answer alone) of the family's sample request."""
-    path, content_type = handler.sample
-    body = (ROOT / path).read_bytes()
+    body, content_type = sample_body(handler.family)
     [answer] = handler.handle([Request(body, content_type)])
     assert answer.status == 200
     return body, content_type, answer.body

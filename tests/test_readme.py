@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from tests.conftest import MODELS
+from harness.java import java_problem
+from harness.settings import model_families
 from tests.in_process import expected_answers
-from tools.java import java_problem
+from tests.under_test import MODELS
 from tools.serve import curl_command
-from tools.torchserve import model_families
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
+from harness.examples import calls_for
+from harness.torchserve import HTTP_TIMEOUT, start_private
 from reliability import overload
 from reliability.crash import kill_one_worker_under_load
-from reliability.mix import calls_for
-from tools.torchserve import HTTP_TIMEOUT, start_private
 
 MODEL = "digits_cnn"
 QUEUE = 4  # job_queue_size: small, so a burst of a few dozen slow requests overflows it

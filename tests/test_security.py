@@ -16,9 +16,10 @@ import torch
 from ts.context import Context
 
 from handlers.torchserve_handler import TorchServeHandler
-from tools.torchserve import start_private
-from tests.test_checkpoint import WritesMarker
-from tools.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, bearer
+from harness.archives import build_store
+from harness.torchserve import start_private
+from harness.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, bearer
+from tests.hostile import WritesMarker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,9 +61,7 @@ def open_registration(model_store, checkpoint_dir, tmp_path_factory):
 
     server = start_private(workdir, store, enable_model_api="true")
     # Added after the start, which loads every archive in the store.
-    subprocess.run([str(ROOT / "archive.sh"), "--version", "2.0", "--checkpoints",
-                    str(checkpoint_dir), "--model-store", str(workdir), "digits_cnn"],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    build_store(workdir, ["digits_cnn"], checkpoint_dir, version="2.0")
     (workdir / "digits_cnn.mar").rename(store / "digits_cnn_v2.mar")
     yield server, outside
     server.stop()

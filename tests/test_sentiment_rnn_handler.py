@@ -8,11 +8,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.base import Request
+from families.sentiment_rnn import HAND_WRITTEN
+from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
 from models.sentiment_rnn import MAX_TEXT_CHARS, PAD_ID, normalize_text, pad_token_ids
 from tests.in_process import InProcessHandler, expected_answers
-from tests.test_sentiment_rnn_model import HAND_WRITTEN
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEW = "The delivery was slow, but the camera is excellent and I would buy it again!"

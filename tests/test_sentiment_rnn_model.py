@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from families.sentiment_rnn import HAND_WRITTEN
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from models.sentiment_rnn import (MAX_TOKENS, NGRAM_BUCKETS, PAD, PAD_ID, UNK, UNK_ID,
                                   SentimentRNN, ngram_bucket, ngrams, normalize_text,
@@ -17,28 +18,6 @@ from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, file_sha256
 from training.sentiment_rnn import predict_probabilities
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# Written by hand: none is a row of the data set (checked below); they cover
-# negation, "never", contrast and words the data never uses. The explanation
-# tests read them; the model's quality is measured on the larger hand-written
-# set in tests/test_sentiment_rnn_quality.py.
-HAND_WRITTEN = [
-    ("The soundtrack was wonderful and the acting was superb.", "positive"),
-    ("The hotel room was dirty and the staff were rude.", "negative"),
-    ("I would not recommend this laptop to my friends.", "negative"),
-    ("Not bad at all, I really enjoyed the show.", "positive"),
-    ("The battery life of this phone is not good.", "negative"),
-    ("I was never disappointed by this little cafe.", "positive"),
-    ("The trailer looked great but the movie was boring.", "negative"),
-    ("The price was high but the food was excellent.", "positive"),
-    ("It looked cheap, but it works perfectly.", "positive"),
-    ("What a waste of money.", "negative"),
-    ("The delivery was slow but the support team was very helpful.", "positive"),
-    ("The acting was great, but the plot was terrible.", "negative"),
-    ("The coffee here isn't good.", "negative"),
-    ("Absolutely fantastic museum, we will definitely come back!", "positive"),
-]
-
 
 @pytest.fixture(scope="module")
 def sentiment_checkpoint(checkpoint_dir):

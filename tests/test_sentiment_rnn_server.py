@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from handlers.base import Request
+from families.sentiment_rnn import HAND_WRITTEN
+from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.sentiment_rnn import MAX_TEXT_CHARS
-from tests.test_sentiment_rnn_model import HAND_WRITTEN
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from tests.calls import post
 from training.sentiment_data import load_sentiment_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +22,7 @@ SAMPLE = ROOT / "samples" / "review.txt"
 
 
 def predict(server, body: bytes, headers=TEXT):
-    return requests.post(f"{server.inference_url}/predictions/sentiment_rnn", data=body,
-                         headers={**headers, **bearer(server.inference_key())},
-                         timeout=HTTP_TIMEOUT)
+    return post(server, "sentiment_rnn", body, None, headers=headers)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from handlers import base
+from handlers import hardware
 from handlers.torchserve_handler import set_interop_threads
 
 
@@ -12,8 +12,8 @@ from handlers.torchserve_handler import set_interop_threads
                                                       (16, 4, 4), (1, 1, 1), (8, 0, 8)])
 def test_threads_per_worker_never_oversubscribes(monkeypatch, cores, workers, threads):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-    monkeypatch.setattr(base, "CPU_QUOTA_FILE", "/nonexistent/cpu.max")
-    assert base.threads_per_worker(workers) == threads
+    monkeypatch.setattr(hardware, "CPU_QUOTA_FILE", "/nonexistent/cpu.max")
+    assert hardware.threads_per_worker(workers) == threads
     assert threads * max(1, workers) <= cores or threads == 1
 
 
@@ -25,9 +25,9 @@ def test_a_container_cpu_limit_caps_the_cores(monkeypatch, tmp_path, cpu_max, co
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
     quota = tmp_path / "cpu.max"
     quota.write_text(cpu_max)
-    monkeypatch.setattr(base, "CPU_QUOTA_FILE", str(quota))
-    assert base.usable_cores() == cores
-    assert base.threads_per_worker(2) == max(1, cores // 2)
+    monkeypatch.setattr(hardware, "CPU_QUOTA_FILE", str(quota))
+    assert hardware.usable_cores() == cores
+    assert hardware.threads_per_worker(2) == max(1, cores // 2)
 
 
 def test_interop_threads_can_be_asked_for_twice():

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tools.torchserve import CLOSED_ADDRESS, private_config, start_private
-from tests.pictures import draw_digit, encode
-from tools.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
+from families.digits_cnn_pictures import draw_digit, encode
+from harness.torchserve import CLOSED_ADDRESS, private_config, start_private
+from harness.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
+from tests.calls import post
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = read_properties(ROOT / "config.properties")
@@ -81,11 +82,7 @@ def keys_command(server, *args):
 
 
 def predict_status(server, key):
-    response = requests.post(f"{server.inference_url}/predictions/digits_cnn",
-                             data=encode(draw_digit("5")),
-                             headers={"Content-Type": "image/png", **bearer(key)},
-                             timeout=HTTP_TIMEOUT)
-    return response.status_code
+    return post(server, "digits_cnn", encode(draw_digit("5")), "image/png", key=key).status_code
 
 
 def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_path):

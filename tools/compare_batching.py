@@ -12,29 +12,25 @@ Markdown table per concurrency: requests/s, p50 and p99.
 import argparse
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import yaml
 
-from reliability.client import Load, percentile
-from reliability.mix import calls_for
-from tools.torchserve import start_private
+from harness.archives import build_store
+from harness.examples import calls_for, hook
+from harness.load import Load, percentile
+from harness.settings import model_families
+from harness.torchserve import running_server
 
-SETTINGS = {  # family → (batchSize, maxBatchDelay ms, format) to compare; the first is no batching
-    "diabetes_mlp": [(1, 0, "eager"), (8, 2, "eager"), (32, 2, "eager"), (32, 10, "eager"),
-                     (32, 2, "aoti")],
-    "digits_cnn": [(1, 0, "eager"), (8, 2, "eager"), (8, 5, "eager"), (16, 2, "eager"),
-                   (8, 2, "aoti")],
-    "digits_gan": [(1, 0, "eager"), (4, 2, "eager"), (8, 2, "eager"), (8, 5, "eager")],
-    "sentiment_rnn": [(1, 0, "eager"), (8, 2, "eager"), (16, 2, "eager"), (16, 5, "eager")],
-}
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = (1, 16)  # a lone client (what the delay costs) and a busy one (what batching buys)
+
+
+def settings_of(family) -> list:
+    """Family → the (batchSize, maxBatchDelay ms, format) to compare, from families/<family>.py;
+    the first is no batching."""
+    return hook(family, "BATCH_SETTINGS", [])
 
 
 def variant_name(family, size, delay, model_format) -> str:
@@ -61,15 +57,6 @@ def write_variant(archive: Path, target_dir: Path, family, size, delay, model_fo
     return target
 
 
-def build_store(store, families, model_format) -> Path:
-    """Families → `store` with <family>.mar for each, written by archive.sh --format."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    subprocess.run([str(ROOT / "archive.sh"), "--format", model_format, "--model-store", str(store),
-                    *families], cwd=ROOT, check=True, timeout=900, env=env,
-                   stdout=subprocess.DEVNULL)
-    return Path(store)
-
-
 def measure(server, calls, concurrency) -> dict:
     """Calls at a concurrency → {"rps", "p50", "p99", "wrong"}."""
     load = Load(server, calls, concurrency)
@@ -81,52 +68,46 @@ def measure(server, calls, concurrency) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("families", nargs="*", help="default: all four")
+    parser.add_argument("families", nargs="*", help="default: every family with BATCH_SETTINGS")
     parser.add_argument("--requests", type=int, default=300, help="per setting, round and concurrency")
     parser.add_argument("--rounds", type=int, default=2, help="passes over all settings (default 2)")
     args = parser.parse_args()
-    families = args.families or sorted(SETTINGS)
+    families = args.families or [f for f in model_families() if settings_of(f)]
     with tempfile.TemporaryDirectory(prefix="batching-") as folder:
-        formats = {s[2] for f in families for s in SETTINGS[f]}
+        formats = {s[2] for f in families for s in settings_of(f)}
         built = {model_format: build_store(
                      Path(folder) / model_format,
-                     [f for f in families if any(s[2] == model_format for s in SETTINGS[f])],
-                     model_format)
+                     [f for f in families if any(s[2] == model_format for s in settings_of(f))],
+                     model_format=model_format)
                  for model_format in formats}
         store = Path(folder) / "store"
         store.mkdir()
         for family in families:
-            for size, delay, model_format in SETTINGS[family]:
+            for size, delay, model_format in settings_of(family):
                 write_variant(built[model_format] / f"{family}.mar", store, family, size, delay,
                               model_format)
         (Path(folder) / "server").mkdir()
-        server = start_private(Path(folder) / "server", store, ready_timeout_s=600)
-        try:
+        with running_server(Path(folder) / "server", store, ready_timeout_s=600) as server:
             results = {}
             for family in families:
                 good, _ = calls_for(family)
-                for name in [variant_name(family, *s) for s in SETTINGS[family]]:
+                for name in [variant_name(family, *s) for s in settings_of(family)]:
                     calls = [dataclasses.replace(c, model=name) for c in good]
                     Load(server, calls * 2, 4).run()  # warm-up
                 for round_ in range(args.rounds):
                     for concurrency in CONCURRENCY:
-                        for size, delay, model_format in SETTINGS[family]:
+                        for size, delay, model_format in settings_of(family):
                             name = variant_name(family, size, delay, model_format)
                             calls = [dataclasses.replace(good[i % len(good)], model=name)
                                      for i in range(args.requests)]
                             results.setdefault((name, concurrency), []).append(
                                 measure(server, calls, concurrency))
-        except BaseException:
-            print(server.log_tail(), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
     for concurrency in CONCURRENCY:
         print(f"\nconcurrency {concurrency} ({args.rounds} rounds × {args.requests} requests, "
               "medians of the rounds' figures)\n")
         print("| setting | requests/s | p50 ms | p99 ms | wrong |\n|---|---:|---:|---:|---:|")
         for family in families:
-            for size, delay, model_format in SETTINGS[family]:
+            for size, delay, model_format in settings_of(family):
                 runs = results[(variant_name(family, size, delay, model_format), concurrency)]
                 mid = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
                 print(f"| {family} b{size} d{delay} {model_format} | {mid['rps']:.0f} | {mid['p50'] * 1000:.1f} | "

@@ -15,47 +15,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-import yaml
 
 from handlers import handler_class
 from handlers.formats import FORMATS, FormatError, build_package
+from harness.examples import hook
+from harness.settings import ROOT, model_families, model_settings as settings
 from models.checkpoint import load_checkpoint
-from models.digits_cnn import MAX_INK
 
-ROOT = Path(__file__).resolve().parent.parent
-# A regressor's predictions may move this much, relative, and still count as the same.
-RELATIVE_TOLERANCE = 1e-3
-# A GAN pixel, as the 0–255 grey level of the PNG served, may move this much.
-PIXEL_TOLERANCE = 1
-GAN_SEEDS = range(10)  # × 10 digits × MAX_COUNT images: 1,600 images compared
-
-
-def settings(family) -> dict:
-    """Family → its model-config yaml as a dict."""
-    return yaml.safe_load((ROOT / "model-config" / f"{family}.yaml").read_text())
 
 
 def split_inputs(handler) -> list:
-    """Handler → one model input per test example: the family's test split (the GAN: fixed requests)."""
-    family, seed = handler.family, handler.checkpoint["data"]["split"]["seed"]
-    if family == "digits_cnn":
-        from training.digits_data import load_digit_splits
-        return list(load_digit_splits(seed=seed, log=lambda _: None).test_x.split(1))
-    if family == "diabetes_mlp":
-        from training.diabetes_data import load_diabetes_splits
-        rows = load_diabetes_splits(seed=seed, log=lambda _: None).test_x.split(1)
-        return [row.to(handler.model_dtype) for row in rows]
-    if family == "sentiment_rnn":
-        from training.sentiment_data import load_sentiment_splits
-        texts = load_sentiment_splits(seed=seed, log=lambda _: None).test_texts
-        return [handler.preprocess(text) for text in texts]
-    if family == "digits_gan":
-        from models.digits_gan import MAX_COUNT
-        return [handler.preprocess({"digit": digit, "count": MAX_COUNT, "seed": seed})
-                for digit in range(10) for seed in GAN_SEEDS]
-    raise ValueError(f"no test inputs for {family}")
+    """Handler → one model input per test example, by families/<family>.py."""
+    return hook(handler.family, "split_inputs")(handler)
 
 
 def batches(handler, inputs, size) -> list:
@@ -71,27 +43,13 @@ def outputs(handler, batched) -> torch.Tensor:
 
 def agreement(family, expected: torch.Tensor, got: torch.Tensor) -> str:
     """Eager and format outputs → "" when they agree by the family's rule, else what differs."""
-    if family == "digits_cnn":
-        differ = int((expected.argmax(1) != got.argmax(1)).sum())
-        return f"{differ} of {len(expected)} top-1 labels differ" if differ else ""
-    if family == "sentiment_rnn":
-        differ = int(((expected >= 0) != (got >= 0)).sum())
-        return f"{differ} of {len(expected)} labels differ" if differ else ""
-    if family == "diabetes_mlp":
-        relative = ((got.double() - expected.double()).abs() / expected.double().abs()).max()
-        return (f"largest relative difference {float(relative):.2e}"
-                if relative > RELATIVE_TOLERANCE else "")
-    grey = [np.round(np.clip(x.numpy(), 0, MAX_INK) * (255 / MAX_INK)) for x in (expected, got)]
-    largest = float(np.abs(grey[0] - grey[1]).max())
-    return f"pixels differ by up to {largest:.0f} grey levels" if largest > PIXEL_TOLERANCE else ""
+    return hook(family, "agreement")(expected, got)
 
 
 def identical(family, expected, got) -> bool:
-    """Whether the served bytes would be identical (the GAN: same PNG grey levels; others: same floats)."""
-    if family == "digits_gan":
-        grey = [np.round(np.clip(x.numpy(), 0, MAX_INK) * (255 / MAX_INK)) for x in (expected, got)]
-        return bool((grey[0] == grey[1]).all())
-    return bool(torch.equal(expected, got))
+    """Whether the served bytes would be identical: by the family's rule, else the same floats."""
+    same = hook(family, "identical", lambda expected, got: bool(torch.equal(expected, got)))
+    return same(expected, got)
 
 
 def median_ms(handler, batch, repeats) -> float:
@@ -162,7 +120,7 @@ def show(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("families", nargs="*", help="model families (default: all four)")
+    parser.add_argument("families", nargs="*", help="model families (default: all)")
     parser.add_argument("--formats", default=",".join(FORMATS),
                         help=f"comma-separated formats (default {','.join(FORMATS)})")
     parser.add_argument("--repeats", type=int, default=200, help="timed runs per batch (default 200)")
@@ -170,7 +128,7 @@ def main():
                         help="torch intra-op threads, as one worker of two gets (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    families = args.families or ["diabetes_mlp", "digits_cnn", "digits_gan", "sentiment_rnn"]
+    families = args.families or model_families()
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for family in families:

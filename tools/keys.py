@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tools.torchserve import KeyFile, ServerError, read_properties
+from harness.torchserve import KeyFile, ServerError, read_properties
 
 ROOT = Path(__file__).resolve().parent.parent
 

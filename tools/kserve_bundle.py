@@ -19,19 +19,18 @@ in deploy/kserve/inferenceservice.yaml.
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import yaml
 
-from tools.torchserve import model_families
+from handlers.hardware import worker_threads
+from harness.archives import build_store
+from harness.settings import ROOT, archive_manifest, model_families, model_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "kserve"
 CONFIG_TEMPLATE = DEPLOY / "config.properties"
 INFERENCE_SERVICE = DEPLOY / "inferenceservice.yaml"
@@ -56,7 +55,7 @@ def pod_model_config(settings: dict, cpus: int) -> dict:
     so the bundle states the thread count instead of leaving it to the handler.
     """
     handler = dict(settings.get("handler") or {})
-    handler.setdefault("torch_threads", max(1, cpus // max(1, int(settings.get("maxWorkers", 1)))))
+    handler["torch_threads"] = worker_threads(settings, cpus)
     return {**settings, "handler": handler}
 
 
@@ -64,16 +63,10 @@ def write_model_configs(models, folder: Path, cpus: int):
     """model-config/<model>.yaml for each model → folder/<model>.yaml sized for the pod."""
     for model in models:
         source = ROOT / "model-config" / f"{model}.yaml"
-        settings = pod_model_config(yaml.safe_load(source.read_text()) or {}, cpus)
+        settings = pod_model_config(model_settings(model), cpus)
         (folder / f"{model}.yaml").write_text(
             f"# {source.relative_to(ROOT)} for a KServe pod with {cpus} CPU(s); written by "
             "tools/kserve_bundle.py.\n" + yaml.safe_dump(settings, sort_keys=False))
-
-
-def archive_manifest(archive: Path) -> dict:
-    """A .mar → its MAR-INF/MANIFEST.json."""
-    with zipfile.ZipFile(archive) as mar:
-        return json.loads(mar.read("MAR-INF/MANIFEST.json"))
 
 
 def model_snapshot(model_store: Path, model_config: Path) -> dict:
@@ -82,7 +75,7 @@ def model_snapshot(model_store: Path, model_config: Path) -> dict:
     models = {}
     for archive in sorted(model_store.glob("*.mar")):
         model = archive_manifest(archive)["model"]
-        settings = yaml.safe_load((model_config / f"{model['modelName']}.yaml").read_text()) or {}
+        settings = model_settings(model["modelName"], model_config)
         entry = {"defaultVersion": True, "marName": archive.name}
         entry.update({key: settings[key] for key in SNAPSHOT_SETTINGS if key in settings})
         entry.setdefault("minWorkers", 1)
@@ -100,13 +93,7 @@ def build(out: Path, checkpoints: Path, models: list, manifest=INFERENCE_SERVICE
     with tempfile.TemporaryDirectory() as model_config:
         model_config = Path(model_config)
         write_model_configs(models, model_config, cpus)
-        # archive.sh runs this interpreter's torch-model-archiver and python.
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-        env = {**os.environ, "PATH": path}
-        subprocess.run([str(ROOT / "archive.sh"), "--checkpoints", str(checkpoints),
-                        "--model-config", str(model_config), "--model-store",
-                        str(out / "model-store"), *models], cwd=ROOT, env=env, check=True,
-                       timeout=900)
+        build_store(out / "model-store", models, checkpoints, model_config=model_config)
         snapshot = model_snapshot(out / "model-store", model_config)
     # Java properties: the JSON stays on one line; its ':' and '=' are fine after the first '='.
     (out / "config" / "config.properties").write_text(

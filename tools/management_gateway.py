@@ -3,7 +3,7 @@
 TorchServe 0.12 registers a model from any absolute directory path given as
 `url` (POST /models?url=/some/dir), even outside the model store; its
 `allowed_urls` setting only covers URLs (http, https, file). So whenever the
-model API is switched on, tools.torchserve moves TorchServe's management API
+model API is switched on, harness.torchserve moves TorchServe's management API
 onto a private Unix socket and runs this gateway on the configured
 management address. Each request is read the way TorchServe would read it
 and either refused with a JSON error or rebuilt from its checked parts

@@ -3,7 +3,7 @@ torch thread and with torch's default, side by side in this process.
 
     .venv/bin/python -m tools.profile_requests [FAMILY ...] [--repeats 200]
 
-Each family's batch is model-config batchSize requests from reliability.mix
+Each family's batch is model-config batchSize requests from harness.examples
 (the load test's bodies). The two thread counts alternate run by run, so a
 busy machine slows both alike: compare ratios.
 """
@@ -15,10 +15,12 @@ import time
 import torch
 
 from handlers import handler_class
-from handlers.base import Request, to_device
+from handlers.hardware import to_device
+from handlers.messages import Request
+from harness.examples import calls_for
+from harness.settings import CHECKPOINTS, model_families
+from harness.settings import model_settings as settings
 from models.checkpoint import load_checkpoint
-from reliability.mix import CHECKPOINTS, calls_for
-from tools.compare_formats import settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")
 
@@ -53,7 +55,7 @@ def timed_batch(handler, requests) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("families", nargs="*", help="default: all four")
+    parser.add_argument("families", nargs="*", help="default: all")
     parser.add_argument("--repeats", type=int, default=200, help="batches per thread count")
     args = parser.parse_args()
     default_threads = torch.get_num_threads()
@@ -61,7 +63,7 @@ def main():
     print(f"torch default: {default_threads} intra-op threads\n")
     print("| family (batch) | threads | batch ms | decode | preprocess | inference | postprocess |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for family in args.families or ["diabetes_mlp", "digits_cnn", "digits_gan", "sentiment_rnn"]:
+    for family in args.families or model_families():
         handler = handler_class(family)(load_checkpoint(CHECKPOINTS / family / "model.pt"))
         size = settings(family)["batchSize"]
         batch = requests_for(family, size)

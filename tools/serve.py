@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psutil
 
-from handlers import handler_class
-from tools.torchserve import ServerError, TorchServe, archived_model_names, stop_gateway
+from harness.examples import sample
+from harness.settings import ROOT, archived_model_names
+from harness.torchserve import ServerError, TorchServe, stop_gateway
 
-ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 180
 
 
@@ -36,8 +36,12 @@ def running_pid():
 
 
 def curl_command(server, model):
-    """Copy-paste curl for one model's sample request; reads the current key at run time."""
-    path, content_type = handler_class(model).sample
+    """Copy-paste curl for one model's sample request (a note when its handler declares none);
+    reads the current key at run time."""
+    if sample(model) is None:
+        return f"# {model} declares no sample request (`sample` in handlers/{model}.py)"
+    path, content_type = sample(model)
+    path = path.relative_to(ROOT)
     return (f"curl -s --max-time 10 -X POST {server.inference_url}/predictions/{model} \\\n"
             f"  -H \"Authorization: Bearer $(.venv/bin/python -m tools.keys inference)\" \\\n"
             f"  -H \"Content-Type: {content_type}\" --data-binary @{path}")

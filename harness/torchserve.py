@@ -1,7 +1,9 @@
-"""Run and talk to a TorchServe process: its config, its key file, start, wait until READY, stop.
+"""Run and talk to a TorchServe process: its config, its key file, start, wait until READY, stop;
+its management API; and private servers on free ports that always stop.
 
-Used by `make serve` / `make stop` (tools.serve) and by the integration tests,
-so both start and probe the server the same way. Every HTTP call has a timeout.
+Used by `make serve` / `make stop` (tools.serve), the client, the checks, the
+benchmark and the integration tests, so all start and probe the server the same
+way. Every HTTP call has a timeout, and every failure is a ServerError.
 """
 
 import json
@@ -13,17 +15,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
 import requests
 
-from tools.java import java_problem
+from harness.archives import build_store
+from harness.java import java_problem
+from harness.settings import CHECKPOINTS, ROOT, archived_model_names
 
-ROOT = Path(__file__).resolve().parent.parent
 HTTP_TIMEOUT = 10  # seconds for any single call to the server
 # TorchServe 0.12 always starts both gRPC servers; no setting turns them off.
 # Bound to a multicast address they cannot be reached: Linux accepts the bind,
@@ -32,8 +34,17 @@ HTTP_TIMEOUT = 10  # seconds for any single call to the server
 CLOSED_ADDRESS = "224.0.0.1"
 
 
+SCALE_TIMEOUT_S = 180  # starting a worker loads torch and a checkpoint: seconds on a busy machine
+
+
 class ServerError(RuntimeError):
-    """TorchServe did not start, did not get ready, or refused a call."""
+    """TorchServe did not start, did not get ready, or refused a call: the message says what, in
+    one line; `status` is the HTTP status it answered, `exit_status` what a command exits with."""
+
+    def __init__(self, message, status=None, exit_status=1):
+        super().__init__(message)
+        self.status = status
+        self.exit_status = exit_status
 
 
 def read_properties(path) -> dict:
@@ -50,15 +61,6 @@ def read_properties(path) -> dict:
 def write_properties(path, properties: dict):
     """{key: value} → a config.properties file."""
     Path(path).write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
-
-
-def archived_model_names(model_store) -> list:
-    """Model store → the model names inside its .mar files (from each MANIFEST.json)."""
-    names = []
-    for archive in sorted(Path(model_store).glob("*.mar")):
-        with zipfile.ZipFile(archive) as mar:
-            names.append(json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]["modelName"])
-    return names
 
 
 class KeyFile:
@@ -144,7 +146,7 @@ def stop_gateway(pid_path):
 class TorchServe:
     """One TorchServe server: a working directory (logs, key file), a config, a model store."""
 
-    def __init__(self, workdir, config_path, model_store=None, private_tmp=None):
+    def __init__(self, workdir, config_path, model_store=None, private_tmp=None, environment=None):
         self.workdir = Path(workdir).resolve()
         self.config_path = Path(config_path).resolve()
         self.properties = read_properties(self.config_path)
@@ -154,6 +156,7 @@ class TorchServe:
         # the temp directory; a private one lets several servers (say, tests
         # beside `make serve`) run at once without touching each other.
         self.private_tmp = Path(private_tmp).resolve() if private_tmp else None
+        self.environment = dict(environment or {})  # variables the server starts with, beside ours
         self.inference_url = self.properties.get("inference_address", "http://127.0.0.1:8080")
         self.management_url = self.properties.get("management_address", "http://127.0.0.1:8081")
         self.metrics_url = self.properties.get("metrics_address", "http://127.0.0.1:8082")
@@ -170,7 +173,7 @@ class TorchServe:
     # Process control
 
     def _env(self):
-        env = dict(os.environ)
+        env = {**os.environ, **self.environment}
         if self.private_tmp:
             env["TMPDIR"] = env["TEMP"] = str(self.private_tmp)
         # The worker Python must be this interpreter's, with its packages.
@@ -274,13 +277,42 @@ class TorchServe:
             return None
         return self.keys.current("inference", self.management_url)
 
+    def manage(self, method, path, timeout=HTTP_TIMEOUT, **params):
+        """HTTP method and path of the management API, and its query parameters → the decoded
+        JSON answer; raises ServerError naming the call and the answer."""
+        url = f"{self.management_url}{path}"
+        try:
+            response = requests.request(method, url, params=params, timeout=timeout,
+                                        headers=bearer(self.management_key()))
+        except requests.RequestException as error:
+            raise ServerError(f"{method} {url}: no answer ({type(error).__name__}); is the "
+                              f"server running with this config?") from None
+        if response.status_code not in (200, 202):  # 202: accepted, workers still starting
+            hint = " (is enable_model_api=true?)" if response.status_code == 405 else ""
+            raise ServerError(f"{method} {url}: {response.status_code} "
+                              f"{' '.join(response.text.split())}{hint}", response.status_code)
+        return response.json()
+
     def describe(self, model) -> list:
         """GET /models/<model> → TorchServe's description (one entry per version)."""
-        response = requests.get(f"{self.management_url}/models/{model}",
-                                headers=bearer(self.management_key()), timeout=HTTP_TIMEOUT)
-        if response.status_code != 200:
-            raise ServerError(f"describe {model}: {response.status_code} {response.text.strip()}")
-        return response.json()
+        return self.manage("GET", f"/models/{model}")
+
+    def scale(self, model, count):
+        """Run exactly `count` workers for `model`, waiting until they are up."""
+        # TorchServe stops workers only above max_worker, so set both.
+        self.manage("PUT", f"/models/{model}", timeout=SCALE_TIMEOUT_S, min_worker=count,
+                    max_worker=count, synchronous="true")
+
+    def predict(self, model, body, content_type, version=None, timeout=HTTP_TIMEOUT,
+                route="predictions", headers=None, key=None) -> requests.Response:
+        """One body to /<route>/<model>[/<version>] (route: predictions or explanations) with
+        `key` (default: the current inference key) → the response, whatever its status; no
+        Content-Type header when content_type is None."""
+        url = f"{self.inference_url}/{route}/{model}" + (f"/{version}" if version else "")
+        headers = {**(headers or {}), **bearer(self.inference_key() if key is None else key)}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return requests.post(url, data=body, timeout=timeout, headers=headers)
 
     def ready_workers(self, model) -> int:
         return len(self.worker_pids(model))
@@ -290,10 +322,18 @@ class TorchServe:
         return sorted(worker["pid"] for version in self.describe(model)
                       for worker in version.get("workers", []) if worker.get("status") == "READY")
 
-    def largest_batch(self, model) -> int:
-        """The most requests one worker call of `model` has answered so far, read from TorchServe's log."""
+    def log_mark(self) -> int:
+        """→ how many lines TorchServe's log holds now: pass it to largest_batch as `since`."""
+        return len(self.log_lines())
+
+    def log_lines(self) -> list:
+        return (self.workdir / "logs" / "ts_log.log").read_text().splitlines()
+
+    def largest_batch(self, model, since=0) -> int:
+        """The most requests one worker call of `model` has answered so far (after line `since`
+        of TorchServe's log: a log_mark), read from TorchServe's log."""
         largest, batch = 0, set()
-        for line in (self.workdir / "logs" / "ts_log.log").read_text().splitlines():
+        for line in self.log_lines()[since:]:
             if f"-{model}_" not in line:
                 continue
             if "Sending response for jobId" in line:
@@ -344,11 +384,6 @@ class TorchServe:
             raise ServerError(problem)
 
 
-def model_families() -> list:
-    """Every model family the repository serves: one per model-config/<model>.yaml."""
-    return sorted(path.stem for path in (ROOT / "model-config").glob("*.yaml"))
-
-
 def free_ports(count) -> list:
     """`count` distinct free TCP ports on 127.0.0.1."""
     with ExitStack() as stack:
@@ -394,3 +429,31 @@ def start_private(workdir, model_store, ready_timeout_s=180, **overrides) -> Tor
         server.stop()
         raise
     return server
+
+
+@contextmanager
+def running_server(workdir, model_store, ready_timeout_s=180, **overrides):
+    """start_private as a context: the server once READY; its log tail printed when the body
+    fails, and stopped whatever happens."""
+    server = start_private(workdir, model_store, ready_timeout_s, **overrides)
+    try:
+        yield server
+    except BaseException:
+        print(server.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        server.stop()
+
+
+@contextmanager
+def private_server(models, checkpoints=CHECKPOINTS, version=None, model_format=None,
+                   model_config=None, ready_timeout_s=180, **overrides):
+    """Models → a private TorchServe serving their archives, built by build_store (with its
+    version, format and `model_config` setting overrides) in a temp dir, with config.properties
+    `overrides`; stopped after, with its log tail printed on failure."""
+    with tempfile.TemporaryDirectory(prefix="torchserve-") as folder:
+        store = build_store(Path(folder) / "model_store", models, checkpoints, version,
+                            model_format, model_config)
+        (Path(folder) / "server").mkdir()
+        with running_server(Path(folder) / "server", store, ready_timeout_s, **overrides) as server:
+            yield server

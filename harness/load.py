@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 import requests
 
-from tools.torchserve import HTTP_TIMEOUT, bearer
+from harness.torchserve import HTTP_TIMEOUT, bearer
 
 KEY_REFRESH_S = 10  # re-read the key file this often: keys expire and can be rotated
 
@@ -106,7 +106,7 @@ class FreshKey:
 class Load:
     """`concurrency` clients sending `calls` until they run out, `seconds` pass, or stop() is called.
 
-    `server` is a tools.torchserve.TorchServe (its inference URL and key file).
+    `server` is a harness.torchserve.TorchServe (its inference URL and key file).
     """
 
     def __init__(self, server, calls: Iterable[Call], concurrency=32, timeout_s=HTTP_TIMEOUT,

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from families.digits_cnn_pictures import STROKES, draw_digit, encode, on_transparent, scanned
 from models.digits_cnn import MAX_INK, digits_to_image, prepare_digit_image
-from tests.pictures import STROKES, draw_digit, encode, on_transparent, scanned
 
 DIGITS = load_digits()
 SAMPLE = range(0, 1797, 60)  # 30 images spread over every class

@@ -1,6 +1,6 @@
 """Is Java 11+ available for TorchServe's frontend? Standard library only, so it runs before any install.
 
-    python3 -m tools.java    # exit 0 when fine, else 1 with a message saying what to do
+    python3 -m harness.java    # exit 0 when fine, else 1 with a message saying what to do
 """
 
 import os

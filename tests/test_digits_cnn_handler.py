@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from handlers.base import Request
+from families.digits_cnn_pictures import STROKES, draw_digit, encode
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
+from handlers.messages import Request
 from tests.in_process import InProcessHandler, expected_answers
-from tests.pictures import STROKES, draw_digit, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 # The README's sample, a hand-drawn 3: every trained model must read it (tests/test_readme.py).

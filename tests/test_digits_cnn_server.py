@@ -7,12 +7,13 @@ import pytest
 import requests
 from PIL import Image
 
-from handlers.base import Request
+from families.digits_cnn_pictures import STROKES, draw_digit, encode
 from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
+from handlers.messages import Request
+from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.digits_cnn import digits_to_image
+from tests.calls import post
 from tests.in_process import expected_answers
-from tests.pictures import STROKES, draw_digit, encode
-from tools.torchserve import HTTP_TIMEOUT, bearer
 from training.digits_data import load_digit_splits
 
 PNG = {"Content-Type": "image/png"}
@@ -20,14 +21,12 @@ JSON = {"Content-Type": "application/json"}
 
 
 def predict(server, body, headers=PNG, key=None, model="digits_cnn"):
-    auth = bearer(key if key is not None else server.inference_key())
-    return requests.post(f"{server.inference_url}/predictions/{model}", data=body,
-                         headers={**headers, **auth}, timeout=HTTP_TIMEOUT)
+    return post(server, model, body, None, headers=headers, key=key)
 
 
 def test_test_split_pngs_get_the_in_process_answers_and_97_percent(server, checkpoint_dir,
-                                                                   digits_checkpoint):
-    splits = load_digit_splits(seed=digits_checkpoint["data"]["split"]["seed"],
+                                                                   digits_cnn_checkpoint):
+    splits = load_digit_splits(seed=digits_cnn_checkpoint["data"]["split"]["seed"],
                                log=lambda line: None)
     pngs = [encode(digits_to_image(image)) for image in splits.test_raw]
     in_process = DigitsCNNHandler.from_checkpoint_file(checkpoint_dir / "digits_cnn" / "model.pt")

@@ -39,18 +39,18 @@ def test_unknown_or_abbreviated_flags_fail_loudly(tmp_path):
     assert not (tmp_path / "model.pt").exists()
 
 
-def test_trained_checkpoint_reaches_97_percent_on_the_test_split(digits_checkpoint):
-    metrics = digits_checkpoint["metrics"]
+def test_trained_checkpoint_reaches_97_percent_on_the_test_split(digits_cnn_checkpoint):
+    metrics = digits_cnn_checkpoint["metrics"]
     assert metrics["accuracy"] >= 0.97
     matrix = torch.tensor(metrics["confusion_matrix"]["matrix"])
     assert matrix.shape == (10, 10)
     assert int(matrix.diag().sum()) / int(matrix.sum()) == pytest.approx(metrics["accuracy"])
-    assert set(metrics["per_class"]) == set(digits_checkpoint["labels"])
+    assert set(metrics["per_class"]) == set(digits_cnn_checkpoint["labels"])
 
     # The recorded figure is reproducible from the checkpoint alone.
-    seed = digits_checkpoint["data"]["split"]["seed"]
+    seed = digits_cnn_checkpoint["data"]["split"]["seed"]
     splits = load_digit_splits(seed=seed, log=lambda line: None)
-    model = build_model(digits_checkpoint)
+    model = build_model(digits_cnn_checkpoint)
     with torch.inference_mode():
         accuracy = float((model(splits.test_x).argmax(1) == splits.test_y).float().mean())
     assert accuracy == pytest.approx(metrics["accuracy"])

@@ -1,0 +1,86 @@
+"""diabetes_mlp: test-split patients, and what the tools compare them by."""
+
+import json
+import math
+import random
+
+from handlers.diabetes_mlp import MAX_RECORDS
+from harness.examples import sample_body, tensor
+from models.diabetes_mlp import FEATURES
+from training.diabetes_data import load_diabetes_splits
+
+# The model computes in float64, so served answers are exact; a GPU's may differ in the one
+# decimal shown.
+TOLERANCE = 0.0
+GPU_TOLERANCE = 0.1
+# A regressor's predictions may move this much, relative, and still count as the same.
+RELATIVE_TOLERANCE = 1e-3
+BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (32, 2, "eager"), (32, 10, "eager"),
+                  (32, 2, "aoti")]
+JSON = "application/json"
+
+
+def bodies(checkpoint, size):
+    """Test-split patients, one record or a list of up to 20; the bad ones hold a string or miss a field."""
+    splits = load_diabetes_splits(seed=checkpoint["data"]["split"]["seed"], log=lambda line: None)
+    records = [dict(zip(FEATURES, row)) for row in splits.test_x.tolist()]
+    pick = random.Random(0)
+    good = [(json.dumps(records[index % len(records)] if index % 4 else
+                        pick.sample(records, pick.randint(2, 20))).encode(), JSON)
+            for index in range(size)]
+    bad = [(json.dumps({**records[0], "age": "old"}).encode(), JSON),
+           (json.dumps({k: v for k, v in records[0].items() if k != "bmi"}).encode(), JSON)]
+    return good, bad
+
+
+def split_inputs(handler) -> list:
+    """Handler → one model input per test-split patient."""
+    seed = handler.checkpoint["data"]["split"]["seed"]
+    rows = load_diabetes_splits(seed=seed, log=lambda _: None).test_x.split(1)
+    return [row.to(handler.model_dtype) for row in rows]
+
+
+def agreement(expected, got) -> str:
+    """Eager and format outputs → "" when every prediction is within RELATIVE_TOLERANCE."""
+    relative = ((got.double() - expected.double()).abs() / expected.double().abs()).max()
+    return f"largest relative difference {float(relative):.2e}" if relative > RELATIVE_TOLERANCE else ""
+
+V2_WRONG_SHAPE = [2, 9]  # nine features where the model reads ten
+
+
+def plain_examples() -> list:
+    """Two plain JSON bodies: the sample patient and a younger, leaner one."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    return [patient, {**patient, "age": 30, "bmi": 21.5}]
+
+
+def v2_inputs(first, second) -> list:
+    return [tensor("features", [2, 10], "FP64",
+                   [[example[name] for name in FEATURES] for example in (first, second)])]
+
+
+def v2_outputs(first, second) -> list:
+    return [tensor("prediction", [2], "FP64", [first["prediction"], second["prediction"]])]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    near-miss records, lists of them, and lists around the records limit."""
+    st = make.st
+
+    def patient():
+        return json.loads(sample_body("diabetes_mlp")[0])  # a fresh copy each time
+    record = make.near_misses(patient(), st.one_of(make.odd_values(), st.floats(-2e6, 2e6),
+                                                   make.numbers(), make.json_scalars()))
+    many = st.sampled_from([0, 1, MAX_RECORDS, MAX_RECORDS + 1]).map(lambda n: [patient()] * n)
+    return st.one_of(record, st.lists(st.one_of(record, make.json_scalars()), max_size=4), many)
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    predictions = answer if isinstance(answer, list) else [answer]
+    assert 1 <= len(predictions) <= MAX_RECORDS
+    for prediction in predictions:
+        assert set(prediction) == {"prediction"} and math.isfinite(prediction["prediction"])

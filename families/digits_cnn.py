@@ -1,0 +1,134 @@
+"""digits_cnn: test-split digits as PNGs, and what the tools compare them by."""
+
+import base64
+import json
+
+from families.digits_cnn_pictures import draw_digit, encode, png_declaring
+from harness.examples import sample_body, tensor
+from models.digits_cnn import digits_to_image
+from training.digits_data import load_digit_splits
+
+# The float32 model can round the 4th decimal of a probability differently when a
+# request shares its batch with others; on a GPU, one unit of the last decimal shown.
+TOLERANCE = 1e-4
+GPU_TOLERANCE = 1e-4
+# The family the benchmark's targets and these reliability checks are about.
+SUBJECT_OF = ("benchmark", "crash", "upgrade drill", "overload", "management under load")
+# (batchSize, maxBatchDelay ms, format) that tools.compare_batching compares; the first: no batching.
+BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (8, 5, "eager"), (16, 2, "eager"),
+                  (8, 2, "aoti")]
+SLOW_SIDE = 4000  # pixels: the largest picture accepted, just under the 16,777,216-pixel limit
+SLOWEST_WORDS = f"{SLOW_SIDE}×{SLOW_SIDE} PNGs"  # slowest_body() in the overload check's report
+
+
+def bodies(checkpoint, size):
+    """Test-split digits as PNGs; the bad ones are words and a cut-off PNG."""
+    splits = load_digit_splits(seed=checkpoint["data"]["split"]["seed"], log=lambda line: None)
+    good = [(encode(digits_to_image(pixels)), "image/png") for pixels in splits.test_raw[:size]]
+    bad = [(b"plain words, no picture", "image/png"), (encode(draw_digit("3"))[:150], "image/png")]
+    return good, bad
+
+
+def slowest_body():
+    """→ the good request that takes a worker longest: a SLOW_SIDE × SLOW_SIDE PNG (about 0.15 s)."""
+    return encode(draw_digit("7", size=SLOW_SIDE)), "image/png"
+
+
+def json_body(sample):
+    """The sample as JSON {"image": base64}: the body both TorchServe and LitServe take."""
+    body, _ = sample
+    return json.dumps({"image": base64.b64encode(body).decode()}).encode(), "application/json"
+
+
+def split_inputs(handler) -> list:
+    """Handler → one model input per test-split digit."""
+    seed = handler.checkpoint["data"]["split"]["seed"]
+    return list(load_digit_splits(seed=seed, log=lambda _: None).test_x.split(1))
+
+
+def agreement(expected, got) -> str:
+    """Eager and format outputs → "" when every top-1 label agrees, else how many differ."""
+    differ = int((expected.argmax(1) != got.argmax(1)).sum())
+    return f"{differ} of {len(expected)} top-1 labels differ" if differ else ""
+
+
+def plain_examples() -> list:
+    """Two plain JSON bodies: the sample twice."""
+    image = base64.b64encode(sample_body("digits_cnn")[0]).decode("ascii")
+    return [{"image": image}, {"image": image}]
+
+
+def v1_instances(first, second) -> list:
+    return [first, {"b64": second["image"]}]  # KServe's bytes convention
+
+
+def v2_inputs(first, second) -> list:
+    return [tensor("image", [2], "BYTES", [first["image"], second["image"]])]
+
+
+def v2_outputs(first, second) -> list:
+    return [
+        tensor("label", [2], "BYTES", [first["label"], second["label"]]),
+        tensor("probability", [2], "FP32", [first["probability"], second["probability"]]),
+        tensor("top_k_label", [2, 3], "BYTES",
+               [entry["label"] for answer in (first, second) for entry in answer["top_k"]]),
+        tensor("top_k_probability", [2, 3], "FP32",
+               [entry["probability"] for answer in (first, second) for entry in answer["top_k"]]),
+    ]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def image_files() -> list:
+    """One drawn digit in every accepted format, and a few odd modes."""
+    three = draw_digit("3")
+    files = [encode(three, fmt) for fmt in ("PNG", "JPEG", "BMP", "GIF", "WEBP")]
+    files += [encode(three.convert(mode)) for mode in ("1", "LA", "P", "RGBA", "I;16")]
+    return files
+
+
+def mutated(st, data: bytes):
+    """Image bytes → the same bytes, cut short, or with a few bytes overwritten."""
+    cut = st.integers(0, len(data)).map(lambda n: data[:n])
+    flips = st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)),
+                     min_size=1, max_size=4)
+
+    def flip(changes):
+        changed = bytearray(data)
+        for index, value in changes:
+            changed[index] = value
+        return bytes(changed)
+    return st.one_of(st.just(data), cut, flips.map(flip))
+
+
+def images(st):
+    declared = st.builds(png_declaring, st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1),
+                         st.sampled_from([0, 2, 3, 4, 6]), st.sampled_from([1, 8, 16]))
+    files = image_files()
+    # Drawn by index: a strategy over the bytes themselves would print them all in its repr.
+    return st.one_of(st.integers(0, len(files) - 1).flatmap(lambda i: mutated(st, files[i])),
+                     declared)
+
+
+def base64_images(st):
+    encoded = images(st).map(lambda data: base64.b64encode(data).decode())
+    return st.one_of(encoded, encoded.map(lambda text: "data:image/png;base64," + text),
+                     st.text(max_size=40))
+
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    bodies close to what this family reads: pictures whole or damaged, and near-miss JSON."""
+    st = make.st
+    image = {"image": base64.b64encode(image_files()[0]).decode()}
+    return st.one_of(images(st), make.near_misses(image, st.one_of(base64_images(st),
+                                                                   make.odd_values())))
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    assert set(answer) == {"label", "probability", "top_k"}
+    assert len(answer["top_k"]) == 3
+    assert answer["top_k"][0] == {"label": answer["label"], "probability": answer["probability"]}
+    for entry in answer["top_k"]:
+        assert entry["label"] in handler.labels and 0.0 <= entry["probability"] <= 1.0

@@ -1,0 +1,105 @@
+"""sentiment_rnn: test-split reviews as text and JSON, and what the tools compare them by."""
+
+import json
+
+from harness.examples import sample_body, tensor
+from harness.settings import ROOT
+from training.sentiment_data import load_sentiment_splits
+
+# The float32 model can round the 4th decimal of a probability differently when a
+# request shares its batch with others; on a GPU, one unit of the last decimal shown.
+TOLERANCE = 1e-4
+GPU_TOLERANCE = 1e-4
+# A label is only exact when the model is not on the fence: texts whose
+# probability lies this close to 0.5 are left out of the mix.
+LABEL_MARGIN = 0.01
+BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (16, 2, "eager"), (16, 5, "eager")]
+JSON = "application/json"
+
+# Written by hand: none is a row of the data set (tests/test_sentiment_rnn_model.py checks);
+# they cover negation, "never", contrast and words the data never uses. The model,
+# handler, server and explanation tests read them; the model's quality is measured on
+# the larger hand-written set in tests/test_sentiment_rnn_quality.py.
+HAND_WRITTEN = [
+    ("The soundtrack was wonderful and the acting was superb.", "positive"),
+    ("The hotel room was dirty and the staff were rude.", "negative"),
+    ("I would not recommend this laptop to my friends.", "negative"),
+    ("Not bad at all, I really enjoyed the show.", "positive"),
+    ("The battery life of this phone is not good.", "negative"),
+    ("I was never disappointed by this little cafe.", "positive"),
+    ("The trailer looked great but the movie was boring.", "negative"),
+    ("The price was high but the food was excellent.", "positive"),
+    ("It looked cheap, but it works perfectly.", "positive"),
+    ("What a waste of money.", "negative"),
+    ("The delivery was slow but the support team was very helpful.", "positive"),
+    ("The acting was great, but the plot was terrible.", "negative"),
+    ("The coffee here isn't good.", "negative"),
+    ("Absolutely fantastic museum, we will definitely come back!", "positive"),
+]
+
+
+def bodies(checkpoint, size):
+    """Test-split reviews, as text/plain and as JSON; the bad ones are too long or miss "text"."""
+    data = checkpoint["data"]
+    splits = load_sentiment_splits(ROOT / data["source"], seed=data["split"]["seed"],
+                                   log=lambda line: None)
+    good = [(text.encode(), "text/plain") if index % 2 else
+            (json.dumps({"text": text}).encode(), JSON)
+            for index, text in enumerate(splits.test_texts[:size])]
+    bad = [(b"x" * 1001, "text/plain"), (b'{"txt": "fine"}', JSON)]
+    return good, bad
+
+
+def certain(call) -> bool:
+    """Whether an answer is far enough from 0.5 for its label to be exact (refusals: True)."""
+    return call.status != 200 or call.answer["probability"] >= 0.5 + LABEL_MARGIN
+
+
+def split_inputs(handler) -> list:
+    """Handler → one model input per test-split review."""
+    seed = handler.checkpoint["data"]["split"]["seed"]
+    texts = load_sentiment_splits(seed=seed, log=lambda _: None).test_texts
+    return [handler.preprocess(text) for text in texts]
+
+
+def agreement(expected, got) -> str:
+    """Eager and format outputs → "" when every label agrees, else how many differ."""
+    differ = int(((expected >= 0) != (got >= 0)).sum())
+    return f"{differ} of {len(expected)} labels differ" if differ else ""
+
+
+def plain_examples() -> list:
+    """Two plain JSON bodies: the sample review and a bad one."""
+    return [{"text": sample_body("sentiment_rnn")[0].decode()},
+            {"text": "awful service, never again"}]
+
+
+def v1_instances(first, second) -> list:
+    return [first["text"], second]  # a bare string is the text
+
+
+def v2_inputs(first, second) -> list:
+    return [tensor("text", [2], "BYTES", [first["text"], second["text"]])]
+
+
+def v2_outputs(first, second) -> list:
+    return [tensor("label", [2], "BYTES", [first["label"], second["label"]]),
+            tensor("probability", [2], "FP32", [first["probability"], second["probability"]])]
+
+
+# For the property tests: bodies close to what the family reads, and its documented answer.
+
+def property_payloads(make):
+    """The property tests' strategies (`make`: hypothesis's st, near_misses, odd_values, …) →
+    texts of any length around the limit, and near-miss JSON."""
+    st = make.st
+    texts = st.one_of(st.text(st.characters(codec="utf-8"), max_size=1100),
+                      st.text(max_size=40),
+                      st.integers(990, 1010).map(lambda n: "great " * (n // 6) + "x" * (n % 6)))
+    return st.one_of(texts, make.near_misses({"text": "good"}, st.one_of(texts, make.odd_values())))
+
+
+def check_answer(answer, handler):
+    """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
+    assert set(answer) == {"label", "probability"}
+    assert answer["label"] in handler.labels and 0.5 <= answer["probability"] <= 1.0
