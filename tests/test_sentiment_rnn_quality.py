@@ -106,8 +106,6 @@ def test_the_spread_covers_five_seeds_and_meets_the_calibration_target(spread):
         assert run["ece"] <= 0.08, run
 
 
-@pytest.mark.xfail(strict=True, reason="the target of 90% on hand-written reviews is not met yet: "
-                   "every seed reads about 82-84% (negations of neutral verbs, world knowledge)")
 def test_every_seed_reads_90_percent_of_the_hand_written_reviews(spread):
     for run in spread["seeds"]:
         assert run["accuracy"] >= 0.90, run
@@ -116,9 +114,10 @@ def test_every_seed_reads_90_percent_of_the_hand_written_reviews(spread):
 def test_checkpoint_reads_hand_written_reviews_as_well_as_the_seeds_did(quality, spread):
     assert quality["rows"] == spread["rows"]
     assert quality["accuracy"] >= spread["accuracy"]["min"] - ACCURACY_MARGIN
-    # No kind of review and no domain is read much worse than the rest (negation is the weakest).
+    # No kind of review and no domain is read much worse than the rest (negation and long
+    # reviews are the weakest: 80% and 81% at the worst seed).
     for kind, figure in quality["per_kind"].items():
-        assert figure["accuracy"] >= 0.6, (kind, figure)
+        assert figure["accuracy"] >= 0.7, (kind, figure)
     for domain, figure in quality["per_domain"].items():
         assert figure["accuracy"] >= 0.7, (domain, figure)
 

@@ -18,6 +18,7 @@ metrics.json, and chose nothing.
 Writes model.pt, metrics.json and training_curve.png into --out.
 """
 
+import json
 import math
 import time
 from pathlib import Path
@@ -65,6 +66,7 @@ TORCH_THREADS = 1
 SEED = 0
 VERSION = "1.0"
 OUT = "checkpoints/sentiment_rnn"
+SEED_SPREAD = Path(__file__).resolve().parent / "data" / "sentiment_seed_spread.json"
 DRY_RUN_ROWS = 300
 
 
@@ -231,6 +233,11 @@ def main(argv=None):
     metrics["development"] = hand_written_metrics(lambda texts: predict_probabilities(model, texts),
                                                   WRITTEN_DEV)
     metrics["hand_written"] = hand_written_metrics(lambda texts: predict_probabilities(model, texts))
+    # How much the hand-written figures move from seed to seed (other machines train
+    # slightly different models): written by `python -m training.sentiment_seeds`.
+    if SEED_SPREAD.exists():
+        spread = json.loads(SEED_SPREAD.read_text())
+        metrics["seed_spread"] = {key: value for key, value in spread.items() if key != "seeds"}
     auc = "n/a" if metrics["roc_auc"] is None else f"{metrics['roc_auc']:.4f}"
     print(f"template test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}, "
           f"ROC AUC {auc} on {len(splits.test_labels)} texts")
