@@ -11,6 +11,8 @@ from ts.context import Context, RequestProcessor
 from handlers import handler_class
 from handlers.messages import Request
 from handlers.torchserve_handler import TorchServeHandler
+from harness.examples import tolerance
+from harness.load import difference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +64,16 @@ class InProcessHandler:
             assert context.get_response_content_type(index) == "application/json"
             results.append((status, json.loads(body)))
         return results
+
+
+def assert_same_answers(served, expected, family):
+    """Served answers equal the in-process ones, numbers within the family's TOLERANCE: a
+    float32 model may round a probability's last decimal otherwise when a request shares its
+    batch with others (0.6139 for 0.6140)."""
+    assert len(served) == len(expected)
+    for index, (got, want) in enumerate(zip(served, expected)):
+        found = difference(want, got, tolerance(family), f"answer {index}")
+        assert not found, found
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,7 +13,7 @@ from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.digits_cnn import digits_to_image
 from tests.calls import post
-from tests.in_process import expected_answers
+from tests.in_process import assert_same_answers, expected_answers
 from training.digits_data import load_digit_splits
 
 PNG = {"Content-Type": "image/png"}
@@ -36,7 +36,7 @@ def test_test_split_pngs_get_the_in_process_answers_and_97_percent(server, check
         responses = list(pool.map(lambda png: predict(server, png), pngs))
     assert [r.status_code for r in responses] == [200] * len(pngs)
     served = [r.json() for r in responses]
-    assert served == expected
+    assert_same_answers(served, expected, "digits_cnn")
 
     correct = sum(answer["label"] == str(int(label)) for answer, label in zip(served, splits.test_y))
     assert correct / len(pngs) >= 0.97
@@ -96,7 +96,8 @@ def test_scaling_to_two_workers_keeps_predictions_working(server, checkpoint_dir
         pictures = [encode(draw_digit(digit)) for digit in STROKES] * 3
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = [r.json() for r in pool.map(lambda p: predict(server, p), pictures)]
-        assert answers == expected_answers(checkpoint_dir, "digits_cnn", pictures)
+        assert_same_answers(answers, expected_answers(checkpoint_dir, "digits_cnn", pictures),
+                            "digits_cnn")
     finally:
         # TorchServe stops workers only above max_worker: shrink to 1, then restore the range.
         for maximum in (1, 2):

@@ -24,7 +24,7 @@ from handlers.explanations import HEATMAP_SIZE
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.digits_cnn import digits_to_image
 from models.sentiment_rnn import MAX_TOKENS, PAD_ID, UNK_ID, normalize_text, tokenize
-from tests.in_process import InProcessHandler, expected_answers
+from tests.in_process import InProcessHandler, assert_same_answers, expected_answers
 from training.digits_data import load_digit_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,7 +309,8 @@ def test_concurrent_predictions_and_explanations_each_get_their_own_answer(serve
     expected = dict(zip(texts, expected_answers(checkpoint_dir, "sentiment_rnn", texts, "text/plain")))
     for (endpoint, text), response in zip(calls, responses):
         answer = response.json()
-        assert {key: answer[key] for key in expected[text]} == expected[text]
+        assert_same_answers([{key: answer[key] for key in expected[text]}], [expected[text]],
+                            "sentiment_rnn")
         assert ("tokens" in answer) == (endpoint == "explanations")
     assert server.worker_pids("sentiment_rnn") == pids  # no worker died or restarted
 
