@@ -14,7 +14,6 @@ two pollers is what the gateway adds. Exit status 0 only when every poll
 got a 200 listing digits_cnn and every inference answer was right.
 """
 
-import argparse
 import itertools
 import threading
 import time
@@ -27,7 +26,7 @@ from harness.examples import calls_for, subject
 from harness.load import Load, percentile
 from harness.torchserve import private_server
 from harness.torchserve import HTTP_TIMEOUT, bearer
-from reliability.report import machine, ms, publish
+from reliability.report import check_arguments, machine, ms, publish
 from tools.management_gateway import UnixHTTPConnection
 
 MODEL = subject("management under load")
@@ -125,15 +124,11 @@ def row(phase, path, poller) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--concurrency", type=int, default=48,
-                        help="inference requests in flight during the load (default 48)")
+    parser = check_arguments(__doc__, "3 s idle, 5 s of load", concurrency=48)
     parser.add_argument("--seconds", type=float, default=30,
                         help="how long the load lasts (default 30)")
     parser.add_argument("--idle-seconds", type=float, default=10,
                         help="how long to poll before the load (default 10)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="3 s idle, 5 s of load, figures not written to docs/reliability.md")
     args = parser.parse_args()
     idle_s, load_s = (3, 5) if args.dry_run else (args.idle_seconds, args.seconds)
 

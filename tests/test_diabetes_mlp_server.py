@@ -10,7 +10,7 @@ from handlers.diabetes_mlp import MAX_RECORDS, DiabetesMLPHandler
 from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
-from tests.calls import post
+from tests.calls import assert_invalid_input, post
 from training.diabetes_data import load_diabetes_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,12 +89,7 @@ HTTP_BAD_INPUTS = {
 def test_bad_input_answers_400_and_the_worker_keeps_serving(server, in_process, case):
     body, message = HTTP_BAD_INPUTS[case]
     pids_before = server.worker_pids("diabetes_mlp")
-    response = predict(server, body)
-    assert response.status_code == 400
-    assert response.headers["content-type"] == "application/json"
-    error = response.json()
-    assert error["code"] == 400 and error["type"] == "InvalidInput"
-    assert message in error["message"]
+    assert_invalid_input(predict(server, body), message)
 
     following = predict(server, RECORD)
     assert following.status_code == 200

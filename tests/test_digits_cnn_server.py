@@ -12,7 +12,7 @@ from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
 from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.digits_cnn import digits_to_image
-from tests.calls import post
+from tests.calls import assert_invalid_input, post
 from tests.in_process import assert_same_answers, expected_answers
 from training.digits_data import load_digit_splits
 
@@ -136,12 +136,7 @@ HTTP_BAD_INPUTS = {
 def test_bad_input_answers_400_and_the_worker_keeps_serving(server, checkpoint_dir, case):
     body, headers, expected = HTTP_BAD_INPUTS[case]
     pids_before = server.worker_pids("digits_cnn")
-    response = predict(server, body, headers)
-    assert response.status_code == 400
-    assert response.headers["content-type"] == "application/json"
-    error = response.json()
-    assert error["code"] == 400 and error["type"] == "InvalidInput"
-    assert expected in error["message"]
+    assert_invalid_input(predict(server, body, headers), expected)
 
     four = encode(draw_digit("4"))
     following = predict(server, four)

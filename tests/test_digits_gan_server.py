@@ -14,6 +14,7 @@ from PIL import Image
 from handlers.digits_gan import DigitsGANHandler
 from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
+from tests.calls import assert_invalid_input
 from training.digits_gan_evaluation import classify_pngs, load_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,12 +133,7 @@ HTTP_BAD_INPUTS = {
 def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
     body, expected = HTTP_BAD_INPUTS[case]
     pids_before = server.worker_pids("digits_gan")
-    response = generate(server, body)
-    assert response.status_code == 400
-    assert response.headers["content-type"] == "application/json"
-    error = response.json()
-    assert error["code"] == 400 and error["type"] == "InvalidInput"
-    assert expected in error["message"]
+    assert_invalid_input(generate(server, body), expected)
 
     following = generate(server, {"digit": 1, "count": 2, "seed": 5})
     assert following.status_code == 200 and len(following.json()["images"]) == 2

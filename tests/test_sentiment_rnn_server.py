@@ -12,7 +12,7 @@ from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.sentiment_rnn import MAX_TEXT_CHARS
-from tests.calls import post
+from tests.calls import assert_invalid_input, post
 from training.sentiment_data import load_sentiment_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,16 +116,13 @@ HTTP_BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
-def test_bad_input_answers_400_and_the_next_request_succeeds(server, case):
+def test_bad_input_answers_400_and_the_next_request_succeeds(server, in_process, case):
     body, headers, expected = HTTP_BAD_INPUTS[case]
     pids_before = server.worker_pids("sentiment_rnn")
-    response = predict(server, body, headers)
-    assert response.status_code == 400
-    assert response.headers["content-type"] == "application/json"
-    error = response.json()
-    assert error["code"] == 400 and error["type"] == "InvalidInput"
-    assert expected in error["message"]
+    assert_invalid_input(predict(server, body, headers), expected)
 
-    following = predict(server, b"The acting was great, but the plot was terrible.")
-    assert following.status_code == 200 and following.json()["label"] == "negative"
+    text = "The acting was great, but the plot was terrible."
+    following = predict(server, text.encode())
+    assert following.status_code == 200
+    assert following.json() == in_process.handle([Request(text, "text/plain")])[0].body
     assert server.worker_pids("sentiment_rnn") == pids_before
