@@ -10,11 +10,13 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from harness.archives import build_store
 from harness.settings import ROOT, model_families
 from harness.torchserve import start_private
 from models.checkpoint import load_checkpoint
+from tests.scripts import run_training
 from tests.under_test import CHECKPOINT_DIR, MODELS
 
 @pytest.fixture(scope="session")
@@ -45,6 +47,33 @@ def checkpoint_fixture(model):
 
 for _family in model_families():
     globals()[f"{_family}_checkpoint"] = checkpoint_fixture(_family)
+
+
+@pytest.fixture(scope="session")
+def dry_run(checkpoint_dir, tmp_path_factory):
+    """Family → (what its training script's dry run printed, the folder it wrote), run once per
+    session in this process with --version 0.9, beside the other families' checkpoints under
+    test (digits_gan's is judged by the digits_cnn beside it)."""
+    runs = {}
+
+    def run(family):
+        if family not in runs:
+            beside = tmp_path_factory.mktemp(f"{family}_dry_run")
+            for other in set(MODELS) - {family}:
+                (beside / other).symlink_to(checkpoint_dir / other)
+            printed = run_training(family, "--dry-run", "--out", beside / family, "--version", "0.9")
+            runs[family] = printed, beside / family
+        return runs[family]
+    return run
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_kept():
+    """Training scripts run in this process set torch's thread count: put it back after each test."""
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 # The batching server: models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS, one
