@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from ts.context import Context, RequestProcessor
 
@@ -91,3 +92,12 @@ def expected_answers(checkpoint_dir, family, bodies, content_type=None) -> list:
     """
     handler = reference_handler(Path(checkpoint_dir), family)
     return [handler.handle([Request(body, content_type)])[0].body for body in bodies]
+
+
+def handler_fixture(family):
+    """Family → a module fixture: its handler over the checkpoint under test, in this process,
+    whose answers the served ones must equal."""
+    @pytest.fixture(scope="module")
+    def in_process(checkpoint_dir):
+        return handler_class(family).from_checkpoint_file(Path(checkpoint_dir) / family / "model.pt")
+    return in_process

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from handlers.diabetes_mlp import MAX_RECORDS, DiabetesMLPHandler
+from handlers.diabetes_mlp import MAX_RECORDS
 from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
 from tests.calls import assert_invalid_input, post
+from tests.in_process import handler_fixture
 from training.diabetes_data import load_diabetes_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +24,7 @@ def predict(server, body, headers=JSON):
     return post(server, "diabetes_mlp", body, None, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def in_process(checkpoint_dir):
-    return DiabetesMLPHandler.from_checkpoint_file(checkpoint_dir / "diabetes_mlp" / "model.pt")
+in_process = handler_fixture("diabetes_mlp")
 
 
 @pytest.fixture(scope="module")

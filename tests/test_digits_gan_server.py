@@ -11,10 +11,10 @@ import requests
 import yaml
 from PIL import Image
 
-from handlers.digits_gan import DigitsGANHandler
 from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from tests.calls import assert_invalid_input
+from tests.in_process import handler_fixture
 from training.digits_gan_evaluation import classify_pngs, load_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +30,7 @@ def generate(server, body, headers=JSON):
                          timeout=HTTP_TIMEOUT)
 
 
-@pytest.fixture(scope="module")
-def in_process(checkpoint_dir):
-    return DigitsGANHandler.from_checkpoint_file(checkpoint_dir / "digits_gan" / "model.pt")
+in_process = handler_fixture("digits_gan")
 
 
 def expected_answer(in_process, body):

@@ -9,10 +9,10 @@ import requests
 
 from families.sentiment_rnn import HAND_WRITTEN
 from handlers.messages import Request
-from handlers.sentiment_rnn import SentimentRNNHandler
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.sentiment_rnn import MAX_TEXT_CHARS
 from tests.calls import assert_invalid_input, post
+from tests.in_process import handler_fixture
 from training.sentiment_data import load_sentiment_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +25,7 @@ def predict(server, body: bytes, headers=TEXT):
     return post(server, "sentiment_rnn", body, None, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def in_process(checkpoint_dir):
-    return SentimentRNNHandler.from_checkpoint_file(checkpoint_dir / "sentiment_rnn" / "model.pt")
+in_process = handler_fixture("sentiment_rnn")
 
 
 @pytest.fixture(scope="module")

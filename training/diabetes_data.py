@@ -1,7 +1,6 @@
 """Data preparation for diabetes_mlp: load, clean, split, and standardization statistics."""
 
 import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 import sklearn
@@ -11,6 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from models.diabetes_mlp import FEATURES
 from training.cleaning import clean_rows
+from training.splits import Splits
 
 VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
@@ -19,17 +19,8 @@ TEST_SHARE = 0.15
 TARGET_BINS = 5
 
 
-@dataclass
-class DiabetesSplits:
+class DiabetesSplits(Splits):
     """Raw features [N, 10] in FEATURES order and targets [N], float32, for each split."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    data_info: dict
 
 
 def load_raw():

@@ -13,23 +13,17 @@ from sklearn.model_selection import train_test_split
 
 from models.digits_cnn import IMAGE_SIZE, MAX_INK, digits_to_image, prepare_digit_image
 from training.cleaning import clean_rows
+from training.splits import Splits
 
 VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
 
 
 @dataclass
-class DigitSplits:
+class DigitSplits(Splits):
     """Model-ready pixels [N, 1, 8, 8] (ink 0–16) and integer labels [N] for each split."""
 
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
     test_raw: np.ndarray  # test images as load_digits gives them, [N, 8, 8], for sending over HTTP
-    data_info: dict
 
 
 def split_stratified(features, labels, seed):
@@ -78,7 +72,7 @@ def load_digit_splits(seed=0, limit=None, log=print) -> DigitSplits:
     }
     log(f"split: {len(train)} train, {len(val)} validation, {len(test)} test (seed {seed})")
     return DigitSplits(pixels[train], targets[train], pixels[val], targets[val],
-                       pixels[test], targets[test], raw[test], data_info)
+                       pixels[test], targets[test], data_info, raw[test])
 
 
 def augment(pixels: torch.Tensor, generator: torch.Generator, max_degrees=10.0, max_shift=0.75,

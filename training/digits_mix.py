@@ -7,7 +7,6 @@ excluded, and only training fonts are rendered.
 """
 
 import io
-import math
 
 import numpy as np
 import torch
