@@ -121,15 +121,12 @@ def describe(number, run) -> str:
 
 
 def main():
-    parser = check_arguments(__doc__, "2 kills", concurrency=8)
+    parser = check_arguments(__doc__, "2 kills", concurrency=8,
+                             before=(2.0, "seconds of load before the kill"),
+                             after=(3.0, "seconds of load after the recovery"),
+                             kills=(10, "kills in a row on one server, to catch rare outcomes"))
     parser.add_argument("--model", default=subject("crash"),
                         help=f"the model to crash (default {subject('crash')})")
-    parser.add_argument("--before", type=float, default=2,
-                        help="seconds of load before the kill (default 2)")
-    parser.add_argument("--after", type=float, default=3,
-                        help="seconds of load after the recovery (default 3)")
-    parser.add_argument("--kills", type=int, default=10,
-                        help="kills in a row on one server, to catch rare outcomes (default 10)")
     args = parser.parse_args()
     kills = 2 if args.dry_run else args.kills
 

@@ -34,11 +34,9 @@ def served_counts(server) -> dict:
 
 
 def main():
-    parser = check_arguments(__doc__, "400 requests", concurrency=32)
-    parser.add_argument("--requests", type=int, default=10_000,
-                        help="requests to send (default 10000)")
-    parser.add_argument("--bad-share", type=float, default=0.05,
-                        help="share of bad requests, each expecting its 400 (default 0.05)")
+    parser = check_arguments(__doc__, "400 requests", concurrency=32,
+                             requests=(10_000, "requests to send"),
+                             bad_share=(0.05, "share of bad requests, each expecting its 400"))
     parser.add_argument("--models", default=",".join(model_families()),
                         help="comma-separated (default: all)")
     args = parser.parse_args()

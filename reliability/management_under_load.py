@@ -124,11 +124,9 @@ def row(phase, path, poller) -> str:
 
 
 def main():
-    parser = check_arguments(__doc__, "3 s idle, 5 s of load", concurrency=48)
-    parser.add_argument("--seconds", type=float, default=30,
-                        help="how long the load lasts (default 30)")
-    parser.add_argument("--idle-seconds", type=float, default=10,
-                        help="how long to poll before the load (default 10)")
+    parser = check_arguments(__doc__, "3 s idle, 5 s of load", concurrency=48,
+                             seconds=(30.0, "how long the load lasts"),
+                             idle_seconds=(10.0, "how long to poll before the load"))
     args = parser.parse_args()
     idle_s, load_s = (3, 5) if args.dry_run else (args.idle_seconds, args.seconds)
 

@@ -53,12 +53,10 @@ def verdict(outcomes) -> dict:
 
 
 def main():
-    parser = check_arguments(__doc__, "32 clients for 2 s")
-    parser.add_argument("--queue", type=int, default=4,
-                        help="job_queue_size for the server (default 4)")
-    parser.add_argument("--clients", type=int, default=64, help="requests in flight (default 64)")
-    parser.add_argument("--seconds", type=float, default=10,
-                        help="how long the burst lasts (default 10)")
+    parser = check_arguments(__doc__, "32 clients for 2 s",
+                             queue=(4, "job_queue_size for the server"),
+                             clients=(64, "requests in flight"),
+                             seconds=(10.0, "how long the burst lasts"))
     args = parser.parse_args()
     clients, seconds = (32, 2) if args.dry_run else (args.clients, args.seconds)
 

@@ -13,13 +13,16 @@ from harness.load import percentile
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
 
-def check_arguments(doc, dry_run, concurrency=None) -> argparse.ArgumentParser:
-    """A check's docstring, what its --dry-run does instead, and its default requests in flight
-    (None: it takes no --concurrency) → its parser; the check adds its own options."""
+def check_arguments(doc, dry_run, concurrency=None, **numbers) -> argparse.ArgumentParser:
+    """A check's docstring, what its --dry-run does instead, its default requests in flight
+    (None: it takes no --concurrency) and its numeric options, name=(default, what it sets)
+    (--idle-seconds for idle_seconds; typed as the default is) → its parser."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     if concurrency is not None:
-        parser.add_argument("--concurrency", type=int, default=concurrency,
-                            help=f"requests in flight (default {concurrency})")
+        numbers = {"concurrency": (concurrency, "requests in flight"), **numbers}
+    for name, (default, what) in numbers.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
+                            help=f"{what} (default {default:g})")
     parser.add_argument("--dry-run", action="store_true",
                         help=f"{dry_run}, figures not written to docs/reliability.md")
     return parser

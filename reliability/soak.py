@@ -40,12 +40,10 @@ def processes(server, models) -> dict:
 
 
 def main():
-    parser = check_arguments(__doc__, "5 s warm-up, 10 s measured", concurrency=32)
-    parser.add_argument("--seconds", type=float, default=60, help="measured load (default 60)")
-    parser.add_argument("--warm-up", type=float, default=60,
-                        help="seconds of load before the baseline reading (default 60)")
-    parser.add_argument("--every", type=float, default=10,
-                        help="seconds between readings (default 10)")
+    parser = check_arguments(__doc__, "5 s warm-up, 10 s measured", concurrency=32,
+                             seconds=(60.0, "measured load"),
+                             warm_up=(60.0, "seconds of load before the baseline reading"),
+                             every=(10.0, "seconds between readings"))
     args = parser.parse_args()
     warm_up, seconds = (5, 10) if args.dry_run else (args.warm_up, args.seconds)
 

@@ -24,12 +24,11 @@ MODEL = subject("upgrade drill")
 
 
 def main():
-    parser = check_arguments(__doc__, "1 s pauses", concurrency=16)
-    parser.add_argument("--pause", type=float, default=5,
-                        help="seconds of load before, between and after the two swaps (default 5)")
-    parser.add_argument("--drain", type=float, default=3,
-                        help="seconds the old version drains after its queue is empty, before it "
-                             "is unregistered (default 3)")
+    parser = check_arguments(
+        __doc__, "1 s pauses", concurrency=16,
+        pause=(5.0, "seconds of load before, between and after the two swaps"),
+        drain=(3.0, "seconds the old version drains after its queue is empty, before it is "
+                    "unregistered"))
     args = parser.parse_args()
     pause = 1 if args.dry_run else args.pause
 
