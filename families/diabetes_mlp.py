@@ -18,6 +18,8 @@ RELATIVE_TOLERANCE = 1e-3
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (32, 2, "eager"), (32, 10, "eager"),
                   (32, 2, "aoti")]
 JSON = "application/json"
+# It trains in seconds: tests/test_a_new_family_needs_no_edits.py adds a copy of it as a new family.
+SUBJECT_OF = ("new family template",)
 
 
 def bodies(checkpoint, size):
