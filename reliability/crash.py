@@ -121,27 +121,26 @@ def describe(number, run) -> str:
 
 
 def main():
-    parser = check_arguments(__doc__, "2 kills", concurrency=8,
-                             before=(2.0, "seconds of load before the kill"),
-                             after=(3.0, "seconds of load after the recovery"),
-                             kills=(10, "kills in a row on one server, to catch rare outcomes"))
+    parser = check_arguments(__doc__, concurrency=8,
+                             before=(2.0, None, "seconds of load before the kill"),
+                             after=(3.0, None, "seconds of load after the recovery"),
+                             kills=(10, 2, "kills in a row on one server, to catch rare outcomes"))
     parser.add_argument("--model", default=subject("crash"),
                         help=f"the model to crash (default {subject('crash')})")
     args = parser.parse_args()
-    kills = 2 if args.dry_run else args.kills
 
     started_on = machine()
     good, _ = calls_for(args.model)
     with private_server([args.model]) as server:
         runs = [kill_one_worker_under_load(server, args.model, good, args.concurrency,
-                                           args.before, args.after) for _ in range(kills)]
+                                           args.before, args.after) for _ in range(args.kills)]
 
     outcomes = [o for run in runs for o in run.outcomes]
     failed = [o for run in runs for o in run.failed]
     lines = [
         (f"{args.model} with 2 workers under load at concurrency {args.concurrency}; one worker "
          f"killed with SIGKILL {args.before:g} s into the load, which goes on {args.after:g} s "
-         f"after the recovery; {kills} times in a row."),
+         f"after the recovery; {args.kills} times in a row."),
         "",
         ("| kill | worker shown gone after | new worker READY after | requests | exposed: in "
          "flight at the kill + sent before it showed gone | failed | only exposed ones failed "

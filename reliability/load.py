@@ -34,13 +34,13 @@ def served_counts(server) -> dict:
 
 
 def main():
-    parser = check_arguments(__doc__, "400 requests", concurrency=32,
-                             requests=(10_000, "requests to send"),
-                             bad_share=(0.05, "share of bad requests, each expecting its 400"))
+    parser = check_arguments(__doc__, concurrency=32,
+                             requests=(10_000, 400, "requests to send"),
+                             bad_share=(0.05, None, "share of bad requests, each expecting its 400"))
     parser.add_argument("--models", default=",".join(model_families()),
                         help="comma-separated (default: all)")
     args = parser.parse_args()
-    total = 400 if args.dry_run else args.requests
+    total = args.requests
     models = args.models.split(",")
 
     started_on = machine()

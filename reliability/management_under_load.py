@@ -124,19 +124,19 @@ def row(phase, path, poller) -> str:
 
 
 def main():
-    parser = check_arguments(__doc__, "3 s idle, 5 s of load", concurrency=48,
-                             seconds=(30.0, "how long the load lasts"),
-                             idle_seconds=(10.0, "how long to poll before the load"))
+    parser = check_arguments(__doc__, concurrency=48,
+                             seconds=(30.0, 5.0, "how long the load lasts"),
+                             idle_seconds=(10.0, 3.0, "how long to poll before the load"))
     args = parser.parse_args()
-    idle_s, load_s = (3, 5) if args.dry_run else (args.idle_seconds, args.seconds)
 
     started_on = machine()
     good, _ = calls_for(MODEL)
     with private_server([MODEL], enable_model_api="true") as server:
         Load(server, good * 2, concurrency=4).run()  # warm-up, not counted
-        idle = poll_both(server, idle_s)
-        load = Load(server, itertools.cycle(good), concurrency=args.concurrency, seconds=load_s)
-        busy = poll_both(server, load_s, load)
+        idle = poll_both(server, args.idle_seconds)
+        load = Load(server, itertools.cycle(good), concurrency=args.concurrency,
+                    seconds=args.seconds)
+        busy = poll_both(server, args.seconds, load)
         outcomes = load.outcomes
         workers = server.ready_workers(MODEL)
 
@@ -147,8 +147,8 @@ def main():
         (f"{MODEL}, {workers} worker(s), model API on: GET /models every "
          f"{POLL_INTERVAL_S * 1000:.0f} ms "
          f"on a new connection (timeout {HTTP_TIMEOUT} s), through the gateway and straight to "
-         f"TorchServe's management socket side by side; {idle_s:g} s idle, then {load_s:g} s "
-         f"with {args.concurrency} inference clients."),
+         f"TorchServe's management socket side by side; {args.idle_seconds:g} s idle, then "
+         f"{args.seconds:g} s with {args.concurrency} inference clients."),
         "",
         "| phase | management call | polls | errors | p50 | p99 | max |",
         "|---|---|---:|---:|---:|---:|---:|",

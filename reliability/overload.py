@@ -53,24 +53,22 @@ def verdict(outcomes) -> dict:
 
 
 def main():
-    parser = check_arguments(__doc__, "32 clients for 2 s",
-                             queue=(4, "job_queue_size for the server"),
-                             clients=(64, "requests in flight"),
-                             seconds=(10.0, "how long the burst lasts"))
+    parser = check_arguments(__doc__, queue=(4, None, "job_queue_size for the server"),
+                             clients=(64, 32, "requests in flight"),
+                             seconds=(10.0, 2.0, "how long the burst lasts"))
     args = parser.parse_args()
-    clients, seconds = (32, 2) if args.dry_run else (args.clients, args.seconds)
 
     started_on = machine()
     call = slow_call()
     with private_server([MODEL], job_queue_size=args.queue) as server:
-        outcomes = burst(server, call, clients, seconds)
+        outcomes = burst(server, call, args.clients, args.seconds)
         after = Load(server, [call] * 3, concurrency=1).run()
 
     found = verdict(outcomes)
     refused, served = found["refused"], found["served"]
     lines = [
-        (f"{MODEL}, 1 worker, job_queue_size={args.queue}; {clients} clients sending "
-         f"{hook(MODEL, 'SLOWEST_WORDS', 'its slowest requests')} for {seconds:g} s, "
+        (f"{MODEL}, 1 worker, job_queue_size={args.queue}; {args.clients} clients sending "
+         f"{hook(MODEL, 'SLOWEST_WORDS', 'its slowest requests')} for {args.seconds:g} s, "
          f"{len(outcomes):,} requests:"),
         "",
         "| answer | requests | p50 | p99 | max |",

@@ -13,18 +13,36 @@ from harness.load import percentile
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
 
-def check_arguments(doc, dry_run, concurrency=None, **numbers) -> argparse.ArgumentParser:
-    """A check's docstring, what its --dry-run does instead, its default requests in flight
-    (None: it takes no --concurrency) and its numeric options, name=(default, what it sets)
+class CheckParser(argparse.ArgumentParser):
+    """A check's command line: with --dry-run, each numeric option that has a dry-run value takes it."""
+
+    def __init__(self, description, dry_run_values):
+        super().__init__(description=description)
+        self.dry_run_values = dry_run_values
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        if parsed.dry_run:
+            for name, value in self.dry_run_values.items():
+                setattr(parsed, name, value)
+        return parsed
+
+
+def check_arguments(doc, concurrency=None, **numbers) -> CheckParser:
+    """A check's docstring, its default requests in flight (None: it takes no --concurrency) and
+    its numeric options, name=(default, value in a dry run or None to keep it, what it sets)
     (--idle-seconds for idle_seconds; typed as the default is) → its parser."""
-    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     if concurrency is not None:
-        numbers = {"concurrency": (concurrency, "requests in flight"), **numbers}
-    for name, (default, what) in numbers.items():
+        numbers = {"concurrency": (concurrency, None, "requests in flight"), **numbers}
+    dry_run_values = {name: dry for name, (_, dry, _) in numbers.items() if dry is not None}
+    parser = CheckParser(doc.split("\n")[0], dry_run_values)
+    for name, (default, _, what) in numbers.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
                             help=f"{what} (default {default:g})")
+    short = ", ".join(f"--{name.replace('_', '-')} {value:g}"
+                      for name, value in dry_run_values.items())
     parser.add_argument("--dry-run", action="store_true",
-                        help=f"{dry_run}, figures not written to docs/reliability.md")
+                        help=f"a short run ({short}), figures not written to docs/reliability.md")
     return parser
 
 

@@ -40,23 +40,21 @@ def processes(server, models) -> dict:
 
 
 def main():
-    parser = check_arguments(__doc__, "5 s warm-up, 10 s measured", concurrency=32,
-                             seconds=(60.0, "measured load"),
-                             warm_up=(60.0, "seconds of load before the baseline reading"),
-                             every=(10.0, "seconds between readings"))
+    parser = check_arguments(__doc__, concurrency=32, seconds=(60.0, 10.0, "measured load"),
+                             warm_up=(60.0, 5.0, "seconds of load before the baseline reading"),
+                             every=(10.0, None, "seconds between readings"))
     args = parser.parse_args()
-    warm_up, seconds = (5, 10) if args.dry_run else (args.warm_up, args.seconds)
 
     started_on = machine()
     models = model_families()
     calls = mixed_calls(models, 4000)
     with private_server(models) as server:
         pids = processes(server, models)
-        load = Load(server, itertools.cycle(calls), args.concurrency, seconds=warm_up + seconds)
+        total = args.warm_up + args.seconds
+        load = Load(server, itertools.cycle(calls), args.concurrency, seconds=total)
         load.start()
-        total = warm_up + seconds
         ticks = (i * args.every for i in range(int(total // args.every) + 1))
-        marks = sorted({warm_up, total, *ticks})
+        marks = sorted({args.warm_up, total, *ticks})
         readings = []  # (seconds since the load began, {process: RSS in MiB})
         for mark in marks:
             time.sleep(max(0.0, mark - load.elapsed))
@@ -64,15 +62,15 @@ def main():
         outcomes = load.wait()
         restarted = pids != processes(server, models)
 
-    first = dict(readings)[warm_up]  # the baseline: the reading as the warm-up ends
+    first = dict(readings)[args.warm_up]  # the baseline: the reading as the warm-up ends
     last = readings[-1][1]
     growth = {name: last[name] / first[name] - 1 for name in pids}
-    measured_from = load.started + warm_up
+    measured_from = load.started + args.warm_up
     measured = [o for o in outcomes if o.started >= measured_from]
     wrong = [o for o in outcomes if not o.ok]
     lines = [
-        (f"{len(outcomes):,} requests over {warm_up + seconds:.0f} s at concurrency "
-         f"{args.concurrency} ({len(measured):,} in the measured {seconds:.0f} s), "
+        (f"{len(outcomes):,} requests over {args.warm_up + args.seconds:.0f} s at concurrency "
+         f"{args.concurrency} ({len(measured):,} in the measured {args.seconds:.0f} s), "
          f"{len(wrong)} wrong or failed; workers restarted: {'yes' if restarted else 'no'}."),
         "",
         "| process | pid | RSS after warm-up | RSS at end | growth | highest reading |",
@@ -81,16 +79,16 @@ def main():
           f"{growth[name]:+.1%} | {max(r[name] for _, r in readings):.1f} MiB |"
           for name, pid in pids.items()],
         "",
-        f"Readings (MiB) by seconds since the load began; the warm-up ends at {warm_up:.0f} s:",
+        f"Readings (MiB) by seconds since the load began; the warm-up ends at {args.warm_up:.0f} s:",
         "",
         "| s | " + " | ".join(pids) + " |",
         "|---:|" + "---:|" * len(pids),
-        *[f"| {at:g}{' (warm-up)' if at < warm_up else ''} | "
+        *[f"| {at:g}{' (warm-up)' if at < args.warm_up else ''} | "
           + " | ".join(f"{r[name]:.1f}" for name in pids) + " |" for at, r in readings],
         "",
         "Latency over the measured part:",
         "",
-        *latency_table(measured, seconds),
+        *latency_table(measured, args.seconds),
     ]
     lines += [f"- {o.call.model}: {o.problem} {o.message}" for o in wrong[:10]]
     publish("soak", lines, started_on, write=not args.dry_run)

@@ -25,12 +25,11 @@ MODEL = subject("upgrade drill")
 
 def main():
     parser = check_arguments(
-        __doc__, "1 s pauses", concurrency=16,
-        pause=(5.0, "seconds of load before, between and after the two swaps"),
-        drain=(3.0, "seconds the old version drains after its queue is empty, before it is "
-                    "unregistered"))
+        __doc__, concurrency=16,
+        pause=(5.0, 1.0, "seconds of load before, between and after the two swaps"),
+        drain=(3.0, None, "seconds the old version drains after its queue is empty, before it "
+                          "is unregistered"))
     args = parser.parse_args()
-    pause = 1 if args.dry_run else args.pause
 
     started_on = machine()
     good, _ = calls_for(MODEL)
@@ -43,14 +42,14 @@ def main():
         load = Load(server, itertools.cycle(good), args.concurrency).start()
         try:
             for archive in (new_archive, old_archive):
-                time.sleep(pause)
+                time.sleep(args.pause)
                 timings = upgrade(server, archive, sample_path, content_type, args.drain,
                                   log=steps.append)
                 served = [v["modelVersion"] for v in versions(server, MODEL)]
                 steps.append(f"  versions registered now: {', '.join(served)}; default "
                              f"{default_version(server, MODEL)['modelVersion']}; steps at "
                              + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-            time.sleep(pause)
+            time.sleep(args.pause)
         finally:
             load.stop()
             outcomes = load.wait()
