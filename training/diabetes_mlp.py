@@ -7,20 +7,16 @@ Writes model.pt, metrics.json and training_curve.png into --out.
 """
 
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from torch import nn
 
-from models.checkpoint import save_checkpoint
 from models.diabetes_mlp import FEATURES, TARGET, DiabetesMLP
 from training.cli import training_parser
 from training.diabetes_data import load_diabetes_splits, observed_ranges, standardization_stats
-from training.evaluation import plot_training_curve, write_json
 from training.loop import fit
+from training.outputs import write_outputs
+from training.regression import regressor_report
 
 # Defaults give a test R² near 0.5 (linear regression's level) in a few seconds.
 EPOCHS = 400  # upper bound; early stopping usually ends far sooner
@@ -60,26 +56,6 @@ class StandardizedMSE(nn.Module):
         return nn.functional.mse_loss(predicted, target) * self.scale
 
 
-def regression_metrics(true, predicted) -> dict:
-    """Targets and predictions [N] → {"rmse", "mae", "r2"} as plain floats."""
-    return {"rmse": float(np.sqrt(mean_squared_error(true, predicted))),
-            "mae": float(mean_absolute_error(true, predicted)),
-            "r2": float(r2_score(true, predicted))}
-
-
-def compare_on_test(model, splits) -> dict:
-    """Trained model and splits → test metrics of the MLP, the train-mean predictor and linear regression."""
-    with torch.inference_mode():
-        mlp = model(splits.test_x).numpy()
-    train_x, train_y = splits.train_x.numpy(), splits.train_y.numpy()
-    test_x, test_y = splits.test_x.numpy(), splits.test_y.numpy()
-    mean = np.full_like(test_y, float(train_y.mean()))
-    linear = LinearRegression().fit(train_x, train_y).predict(test_x)
-    return {"mlp": regression_metrics(test_y, mlp),
-            "mean_predictor": regression_metrics(test_y, mean),
-            "linear_regression": regression_metrics(test_y, linear)}
-
-
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
@@ -101,16 +77,14 @@ def main(argv=None):
                   max_batches=2 if args.dry_run else None)
 
     metrics = {"split": "test", "rows": len(splits.test_y), "target": TARGET,
-               **compare_on_test(model, splits), "epochs_trained": len(history),
+               **regressor_report(model, splits, "mlp"), "epochs_trained": len(history),
                "training_seconds": round(time.perf_counter() - started, 1)}
     for name in ("mlp", "linear_regression", "mean_predictor"):
         m = metrics[name]
         print(f"test {name:17s}  RMSE {m['rmse']:6.2f}  MAE {m['mae']:6.2f}  R² {m['r2']:.3f}")
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(
-        out / "model.pt", family="diabetes_mlp", version=args.version, model=model,
+    write_outputs(
+        args.out, "diabetes_mlp", history, started, version=args.version, model=model,
         model_args=model_args, labels=[TARGET], metrics=metrics, data=splits.data_info,
         preprocessing={"features": list(FEATURES),
                        "observed_ranges": observed_ranges(splits.train_x), **stats},
@@ -119,10 +93,6 @@ def main(argv=None):
                   "patience": args.patience, "seed": args.seed, "optimizer": "SGD",
                   "loss": "mse / train target variance", "dry_run": args.dry_run,
                   "history": history})
-    write_json(out / "metrics.json", metrics)
-    plot_training_curve(history, out / "training_curve.png", "diabetes_mlp")
-    print(f"wrote {out}/model.pt, metrics.json, training_curve.png "
-          f"in {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

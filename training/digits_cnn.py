@@ -13,14 +13,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.checkpoint import save_checkpoint
 from models.digits_cnn import IMAGE_SIZE, LABELS, MAX_INK, DigitsCNN
 from training.cli import training_parser
 from training.digits_data import augment, load_digit_splits, normalization_stats
 from training.digits_evaluation import TARGET_ACCURACY, TARGET_KINDS, evaluate_kinds
 from training.digits_mix import mix_sources
-from training.evaluation import classification_metrics, plot_training_curve, write_json
+from training.evaluation import classification_metrics
 from training.loop import fit
+from training.outputs import write_outputs
 
 # Defaults give a model that reads ≥97% of each evaluation kind on a laptop CPU in about a minute.
 EPOCHS = 25  # upper bound; early stopping may end sooner
@@ -97,10 +97,8 @@ def main(argv=None):
         name: {"train": len(train[1]), "validation": len(val[1])}
         for name, (train, val) in sources.items()}}
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(
-        out / "model.pt", family="digits_cnn", version=args.version, model=model,
+    write_outputs(
+        args.out, "digits_cnn", history, started, version=args.version, model=model,
         model_args=model_args, labels=LABELS, metrics=metrics, data=data_info,
         preprocessing={"function": "models.digits_cnn.prepare_digit_image",
                        "image_size": IMAGE_SIZE, "max_ink": MAX_INK, **stats},
@@ -109,10 +107,6 @@ def main(argv=None):
                   "weight_decay": WEIGHT_DECAY, "patience": args.patience, "seed": args.seed,
                   "optimizer": "Adam", "loss": "cross_entropy", "dry_run": args.dry_run,
                   "history": history})
-    write_json(out / "metrics.json", metrics)
-    plot_training_curve(history, out / "training_curve.png", "digits_cnn")
-    print(f"wrote {out}/model.pt, metrics.json, training_curve.png "
-          f"in {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from models.digits_cnn import prepare_digit_image
 from training.digits_sources import FONTS, fonts_for, mnist_digits, mnist_holdout_mask
 from training.digits_typed import typed_digit
+from training.evaluation import expected_calibration_error
 
 KINDS = ("handwritten", "typed", "photographed", "mnist_holdout")
 # The issue's three kinds, each with a 97% target; MNIST is reported beside them.
@@ -216,17 +217,6 @@ def evaluation_sets() -> dict:
         sets[kind] = _prepared(pictures, labels, list(names))
     sets["mnist_holdout"] = mnist_holdout()
     return sets
-
-
-def expected_calibration_error(confidence, correct, bins=10) -> float:
-    """Top-class confidences and 0/1 correctness → ECE: |accuracy − confidence| averaged over confidence bins."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
-        inside = (confidence > low) & (confidence <= high)
-        if inside.any():
-            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(total)
 
 
 @torch.inference_mode()

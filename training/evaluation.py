@@ -3,6 +3,7 @@
 import json
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
@@ -26,6 +27,21 @@ def classification_metrics(true, predicted, labels) -> dict:
             "matrix": confusion_matrix(true, predicted, labels=ids).tolist(),
         },
     }
+
+
+def expected_calibration_error(confidence, correct, bins=10, low=0.0) -> float:
+    """Answered classes' probabilities and whether each was right → ECE: |accuracy − confidence|
+    averaged over `bins` equal-width bins of [low, 1] (a binary answer is at least 0.5 sure; the
+    first bin holds its lower edge)."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(low, 1.0, bins + 1)
+    total = 0.0
+    for index, (bottom, top) in enumerate(zip(edges[:-1], edges[1:])):
+        inside = (confidence <= top) & ((confidence >= bottom) if index == 0 else (confidence > bottom))
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
 
 
 def write_json(path, payload):

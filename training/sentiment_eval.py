@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from models.sentiment_rnn import LABELS, normalize_text
+from training.evaluation import expected_calibration_error
 
 HAND_WRITTEN = Path(__file__).resolve().parent / "data" / "sentiment_eval_handwritten.csv"
 ECE_BINS = 10  # equal-width bins of the answered label's probability, 0.5 to 1
@@ -26,22 +27,6 @@ def read_hand_written(path=HAND_WRITTEN) -> list:
              "domain": row["domain"], "kind": row["kind"]} for row in rows]
 
 
-def expected_calibration_error(confidences, correct, bins=ECE_BINS) -> float:
-    """Answered labels' probabilities and whether each was right → ECE over equal-width bins."""
-    confidences = torch.as_tensor(confidences, dtype=torch.float64)
-    correct = torch.as_tensor(correct, dtype=torch.float64)
-    # Binary answers are at least 0.5 sure: the bins split [0.5, 1].
-    edges = torch.linspace(0.5, 1.0, bins + 1, dtype=torch.float64)
-    error = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
-        inside = (confidences > low) & (confidences <= high) if low > 0.5 else \
-            (confidences >= low) & (confidences <= high)
-        if inside.any():
-            gap = confidences[inside].mean() - correct[inside].mean()
-            error += float(inside.double().mean() * gap.abs())
-    return error
-
-
 def answer_quality(labels, positive) -> dict:
     """Label ids and probabilities of "positive" → accuracy, ECE, overconfident wrong answers."""
     positive = torch.as_tensor(positive, dtype=torch.float64)
@@ -50,7 +35,7 @@ def answer_quality(labels, positive) -> dict:
     confidence = torch.where(predicted == 1, positive, 1 - positive)
     correct = predicted == labels
     return {"rows": len(labels), "accuracy": float(correct.double().mean()),
-            "ece": expected_calibration_error(confidence, correct),
+            "ece": expected_calibration_error(confidence, correct, ECE_BINS, low=0.5),
             "wrong": int((~correct).sum()),
             "wrong_at_or_above_0.95": int(((~correct) & (confidence >= OVERCONFIDENT)).sum()),
             "mean_confidence": float(confidence.mean())}

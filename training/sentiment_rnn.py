@@ -27,13 +27,13 @@ import torch
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from torch import nn
 
-from models.checkpoint import save_checkpoint
 from models.sentiment_rnn import (LABELS, MAX_TEXT_CHARS, MAX_TOKENS, MIN_FREQUENCY,
                                   NGRAM_BUCKETS, NGRAM_SIZES, NORMALIZATION_STEPS, PAD, PAD_ID,
                                   UNK, UNK_ID, SentimentRNN, pad_token_ids)
 from training.cli import training_parser
-from training.evaluation import classification_metrics, plot_training_curve, write_json
+from training.evaluation import classification_metrics
 from training.loop import fit
+from training.outputs import write_outputs
 from training.sentiment_data import (DEFAULT_DATA, WRITTEN_DATA, WRITTEN_DEV, build_vocabulary,
                                      display_path, load_lexicon_splits, load_sentiment_splits)
 from training.sentiment_eval import answer_quality, hand_written_metrics
@@ -254,15 +254,13 @@ def main(argv=None):
           f"{hand['wrong_at_or_above_0.95']} of {hand['wrong']} wrong answers at >= 0.95, "
           f"on {hand['rows']} reviews")
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     data = dict(splits.data_info)
     if written is not None:
         data["written"] = written.data_info
     if lexicon is not None:
         data["lexicon"] = lexicon.data_info
-    save_checkpoint(
-        out / "model.pt", family="sentiment_rnn", version=args.version, model=model,
+    write_outputs(
+        args.out, "sentiment_rnn", history, started, version=args.version, model=model,
         model_args=model_args, labels=LABELS, metrics=metrics, data=data,
         preprocessing={"normalize": "models.sentiment_rnn.normalize_text",
                        "steps": [name for name, _ in NORMALIZATION_STEPS],
@@ -281,10 +279,6 @@ def main(argv=None):
                   "written_repeats": WRITTEN_REPEATS if written is not None else 0,
                   "torch_threads": TORCH_THREADS,
                   "history": history})
-    write_json(out / "metrics.json", metrics)
-    plot_training_curve(history, out / "training_curve.png", "sentiment_rnn")
-    print(f"wrote {out}/model.pt, metrics.json, training_curve.png "
-          f"in {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,28 @@
+"""What a regressor's training shares: its report against the two baselines any model must beat."""
+
+import numpy as np
+import torch
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+
+def regression_metrics(true, predicted) -> dict:
+    """Targets and predictions [N] → {"rmse", "mae", "r2"} as plain floats."""
+    return {"rmse": float(np.sqrt(mean_squared_error(true, predicted))),
+            "mae": float(mean_absolute_error(true, predicted)),
+            "r2": float(r2_score(true, predicted))}
+
+
+def regressor_report(model, splits, name="model") -> dict:
+    """Trained model and splits → test metrics of the model (under `name`), of predicting the
+    training mean, and of linear regression fitted to the training split."""
+    with torch.inference_mode():
+        model.eval()
+        predicted = model(splits.test_x.to(next(model.parameters()).dtype)).double().numpy()
+    train_x, train_y = splits.train_x.numpy(), splits.train_y.numpy()
+    test_x, test_y = splits.test_x.numpy(), splits.test_y.numpy()
+    mean = np.full_like(test_y, float(train_y.mean()))
+    linear = LinearRegression().fit(train_x, train_y).predict(test_x)
+    return {name: regression_metrics(test_y, predicted),
+            "mean_predictor": regression_metrics(test_y, mean),
+            "linear_regression": regression_metrics(test_y, linear)}
