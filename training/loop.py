@@ -75,4 +75,6 @@ def evaluate_loss(model, loss_fn, inputs, targets):
     accuracy = None
     if targets.dtype == torch.int64 and outputs.dim() == 2:
         accuracy = float((outputs.argmax(1) == targets).float().mean())
+    elif targets.dtype == torch.int64 and outputs.dim() == 1:  # one logit of the second class
+        accuracy = float(((outputs > 0).long() == targets).float().mean())
     return loss, accuracy
