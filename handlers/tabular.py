@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from handlers.base import ModelHandler
+from handlers.classification import likeliest_class
 from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
 from handlers.protocols import Tensor
 
@@ -18,7 +19,6 @@ from handlers.protocols import Tensor
 MAX_RECORDS = 1000
 # Refused beyond this size: far past any measurement in its usual unit, and far from overflow.
 MAX_MAGNITUDE = 1e9
-PROBABILITY_DECIMALS = 4
 PREDICTION_DECIMALS = 4
 
 
@@ -117,15 +117,7 @@ class TabularClassifierHandler(TabularHandler):
     v2_outputs = (Tensor("label", ("BYTES",)), Tensor("probability", ("FP64",)))
 
     def answer_for(self, output: torch.Tensor) -> dict:
-        """A logit of the second class (two classes) or one logit per class → the answer."""
-        if output.dim() == 0:
-            second = float(torch.sigmoid(output))
-            probabilities = [1.0 - second, second]
-        else:
-            probabilities = torch.softmax(output, dim=0).tolist()
-        best = max(range(len(probabilities)), key=probabilities.__getitem__)
-        return {"label": self.labels[best],
-                "probability": round(probabilities[best], PROBABILITY_DECIMALS)}
+        return likeliest_class(output, self.labels)
 
 
 class TabularRegressorHandler(TabularHandler):

@@ -18,6 +18,8 @@ any way is caught. What a family's module may hold:
   in KServe's v1 and v2 protocols; V2_WRONG_SHAPE: a shape its first v2 input refuses.
 
 The family's sample request is its handler's `sample` attribute (handlers/<family>.py).
+A family made by tools.new_family names an EXAMPLES object (families/tables.py, …) that holds
+these for its kind, drawn from its own test split; what the module defines itself comes first.
 """
 
 import importlib
@@ -38,8 +40,10 @@ def family_module(model):
 
 
 def hook(model, name, default=None):
-    """Model and the name of something its families/<model>.py may hold → it, or `default`."""
-    return getattr(family_module(model), name, default)
+    """Model and the name of something its families/<model>.py may hold → it, or what the
+    module's EXAMPLES object holds by that name (the rules of the family's kind), or `default`."""
+    module = family_module(model)
+    return getattr(module, name, getattr(getattr(module, "EXAMPLES", None), name, default))
 
 
 def tolerance(model) -> float:
@@ -98,7 +102,7 @@ def calls_for(model, checkpoints=CHECKPOINTS, size=60):
     whose answer the family calls uncertain are left out."""
     checkpoint = load_checkpoint(Path(checkpoints) / model / "model.pt")
     handler = handler_class(model)(checkpoint)
-    good, bad = family_module(model).bodies(checkpoint, size)
+    good, bad = hook(model, "bodies")(checkpoint, size)
     certain = hook(model, "certain", lambda call: True)
     return ([call for call in expect(handler, model, good) if certain(call)],
             expect(handler, model, bad))

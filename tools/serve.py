@@ -41,8 +41,13 @@ def curl_command(server, model):
     if sample(model) is None:
         return f"# {model} declares no sample request (`sample` in handlers/{model}.py)"
     path, content_type = sample(model)
-    path = path.relative_to(ROOT)
-    return (f"curl -s --max-time 10 -X POST {server.inference_url}/predictions/{model} \\\n"
+    return sample_curl(server.inference_url, model, path.relative_to(ROOT), content_type)
+
+
+def sample_curl(inference_url, model, path, content_type) -> str:
+    """A model, the path of a sample request under the repository and its content type → the
+    curl command that sends it, with the current inference key."""
+    return (f"curl -s --max-time 10 -X POST {inference_url}/predictions/{model} \\\n"
             f"  -H \"Authorization: Bearer $(.venv/bin/python -m tools.keys inference)\" \\\n"
             f"  -H \"Content-Type: {content_type}\" --data-binary @{path}")
 

@@ -3,9 +3,10 @@
 import argparse
 
 
-def training_parser(doc, *, epochs, batch_size, lr, optimizer, seed, version, out, patience=None):
-    """Script docstring and its defaults → a parser with the shared flags; unknown or
-    abbreviated flags fail loudly."""
+def training_parser(doc, *, epochs, batch_size, lr, optimizer, seed, version, out, patience=None,
+                    data=None):
+    """Script docstring and its defaults → a parser with the shared flags (--data when the family
+    trains on data of its own); unknown or abbreviated flags fail loudly."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=int, default=epochs,
                         help=f"{'most ' if patience else ''}epochs (default {epochs})")
@@ -22,6 +23,10 @@ def training_parser(doc, *, epochs, batch_size, lr, optimizer, seed, version, ou
     parser.add_argument("--version", default=version,
                         help=f"model version recorded in the checkpoint (default {version})")
     parser.add_argument("--out", default=out, help=f"output directory (default {out})")
+    if data is not None:
+        parser.add_argument("--data", default=data,
+                            help=f"train on this data, copied into {data} first (default: the "
+                                 "copy there)")
     parser.add_argument("--dry-run", action="store_true",
                         help="one quick pass on a small subset, to check the pipeline end to end")
     return parser

@@ -8,6 +8,7 @@ refusal: those rows are dropped and counted.
 import csv
 import hashlib
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,21 @@ def copy_into(source, folder, name) -> Path:
         shutil.rmtree(target)
     staged.replace(target)
     return target
+
+
+def keep_copy(given, own) -> None:
+    """Data a run was told to train on and the family's own copy: when they differ, the given
+    data (already read and checked) replaces the copy, so the family keeps what it was trained on."""
+    own = Path(own)
+    if Path(given).resolve() != own.resolve():
+        copy_into(given, own.parent, own.name)
+        print(f"copied {given} into {own}")
+
+
+@contextmanager
+def exit_on_data_error():
+    """Turns a DataError into a one-line message on stderr and exit status 1, not a traceback."""
+    try:
+        yield
+    except DataError as error:
+        raise SystemExit(f"error: {error}") from None
