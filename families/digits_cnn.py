@@ -3,17 +3,21 @@
 import base64
 import json
 
+import torch
+
 from families.digits_cnn_pictures import draw_digit, encode, png_declaring
 from harness.examples import sample_body, tensor
-from models.digits_cnn import digits_to_image
+from models.digits_cnn import LABELS, DigitsCNN, digits_to_image
 from training.digits_data import load_digit_splits
 
 # The float32 model can round the 4th decimal of a probability differently when a
 # request shares its batch with others; on a GPU, one unit of the last decimal shown.
 TOLERANCE = 1e-4
 GPU_TOLERANCE = 1e-4
-# The family the benchmark's targets and these reliability checks are about.
-SUBJECT_OF = ("benchmark", "crash", "upgrade drill", "overload", "management under load")
+# The benchmark's targets and reliability checks about this family, and the cross-family tests
+# that need one model and take this one.
+SUBJECT_OF = ("benchmark", "crash", "upgrade drill", "overload", "management under load",
+              "archive", "checkpoint")
 # (batchSize, maxBatchDelay ms, format) that tools.compare_batching compares; the first: no batching.
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (8, 5, "eager"), (16, 2, "eager"),
                   (8, 2, "aoti")]
@@ -50,6 +54,15 @@ def agreement(expected, got) -> str:
     """Eager and format outputs → "" when every top-1 label agrees, else how many differ."""
     differ = int((expected.argmax(1) != got.argmax(1)).sum())
     return f"{differ} of {len(expected)} top-1 labels differ" if differ else ""
+
+
+def small_checkpoint():
+    """→ (save_checkpoint's arguments that are this family's, for a small untrained model:
+    family, model, model_args, labels, preprocessing; a batch of three model inputs)."""
+    model_args = {"pixel_mean": 5.0, "pixel_std": 6.0, "channels": (4, 8), "hidden": 16}
+    arguments = {"family": "digits_cnn", "model": DigitsCNN(**model_args), "model_args": model_args,
+                 "labels": LABELS, "preprocessing": {"image_size": 8}}
+    return arguments, torch.rand(3, 1, 8, 8) * 16
 
 
 def plain_examples() -> list:

@@ -11,7 +11,10 @@ any way is caught. What a family's module may hold:
 - certain(call) → whether a good call's answer is exact enough to check (default: all are);
 - split_inputs(handler), agreement(expected, got), identical(expected, got): formats compared;
 - BATCH_SETTINGS: the (batchSize, maxBatchDelay, format) that tools.compare_batching compares;
-- SUBJECT_OF: the checks and benchmarks that are about this family ("benchmark", "crash", …);
+- SUBJECT_OF: the checks and benchmarks that are about this family ("benchmark", "crash", …),
+  and the cross-family tests that need one model and take this one ("archive", …);
+- small_checkpoint() → (save_checkpoint's family arguments for a small untrained model, a batch
+  of its inputs): what the checkpoint tests save and rebuild;
 - slowest_body(), json_body(sample): the overload check's request, the benchmark's JSON body;
 - plain_examples() → two plain JSON bodies; v1_instances(first, second) (default: as they are),
   v2_inputs(first, second) and v2_outputs(first answer, second answer): the same two examples
@@ -47,7 +50,8 @@ def tolerance(model) -> float:
 
 
 def subject(role) -> str:
-    """A check or benchmark ("benchmark", "crash", …) → the family whose examples say it is its subject."""
+    """A check, benchmark or test ("benchmark", "crash", "archive", …) → the family whose examples
+    say it is its subject."""
     found = [model for model in model_families() if role in hook(model, "SUBJECT_OF", ())]
     if len(found) != 1:
         raise LookupError(f"{len(found)} families name themselves the subject of {role!r} "
