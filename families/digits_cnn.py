@@ -17,7 +17,7 @@ GPU_TOLERANCE = 1e-4
 # The benchmark's targets and reliability checks about this family, and the cross-family tests
 # that need one model and take this one.
 SUBJECT_OF = ("benchmark", "crash", "upgrade drill", "overload", "management under load",
-              "archive", "checkpoint")
+              "archive", "checkpoint", "gateway", "tools")
 # (batchSize, maxBatchDelay ms, format) that tools.compare_batching compares; the first: no batching.
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (8, 5, "eager"), (16, 2, "eager"),
                   (8, 2, "aoti")]
