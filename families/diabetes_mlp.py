@@ -17,6 +17,9 @@ GPU_TOLERANCE = 0.1
 RELATIVE_TOLERANCE = 1e-3
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (32, 2, "eager"), (32, 10, "eager"),
                   (32, 2, "aoti")]
+KEPT_FORMATS = ("aoti",)
+# float64 keeps a record's answer independent of its batch; int8 would undo that.
+REFUSED_FORMATS = {"int8": "float32"}
 JSON = "application/json"
 
 

@@ -21,6 +21,7 @@ SUBJECT_OF = ("benchmark", "crash", "upgrade drill", "overload", "management und
 # (batchSize, maxBatchDelay ms, format) that tools.compare_batching compares; the first: no batching.
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (8, 5, "eager"), (16, 2, "eager"),
                   (8, 2, "aoti")]
+KEPT_FORMATS = ("aoti", "compile", "int8")
 SLOW_SIDE = 4000  # pixels: the largest picture accepted, just under the 16,777,216-pixel limit
 SLOWEST_WORDS = f"{SLOW_SIDE}×{SLOW_SIDE} PNGs"  # slowest_body() in the overload check's report
 

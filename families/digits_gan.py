@@ -20,6 +20,7 @@ GREY_LEVELS = 2  # the GAN's pixels may round differently on the GPU
 PIXEL_TOLERANCE = 1
 SEEDS = range(10)  # × 10 digits × MAX_COUNT images: 1,600 images compared across formats
 BATCH_SETTINGS = [(1, 0, "eager"), (4, 2, "eager"), (8, 2, "eager"), (8, 5, "eager")]
+KEPT_FORMATS = ("aoti",)
 JSON = "application/json"
 
 

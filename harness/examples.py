@@ -11,6 +11,8 @@ any way is caught. What a family's module may hold:
 - certain(call) → whether a good call's answer is exact enough to check (default: all are);
 - split_inputs(handler), agreement(expected, got), identical(expected, got): formats compared;
 - BATCH_SETTINGS: the (batchSize, maxBatchDelay, format) that tools.compare_batching compares;
+- KEPT_FORMATS: the formats that serve it faster than eager and within its agreement rule;
+  REFUSED_FORMATS: {format: what the refusal says} for those it cannot be served in;
 - SUBJECT_OF: the checks and benchmarks that are about this family ("benchmark", "crash", …),
   and the cross-family tests that need one model and take this one ("archive", …);
 - small_checkpoint() → (save_checkpoint's family arguments for a small untrained model, a batch
