@@ -5,6 +5,7 @@ import math
 import random
 
 from handlers.diabetes_mlp import MAX_RECORDS
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.diabetes_mlp import FEATURES
 from training.diabetes_data import load_diabetes_splits
@@ -87,3 +88,26 @@ def check_answer(answer, handler):
     assert 1 <= len(predictions) <= MAX_RECORDS
     for prediction in predictions:
         assert set(prediction) == {"prediction"} and math.isfinite(prediction["prediction"])
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    return [
+        (Request(b"[]", JSON), "empty_body"),
+        (Request(json.dumps({**patient, "age": "old"}).encode(), JSON), "wrong_type"),
+        (Request(json.dumps({**patient, "bmi": 1e300}).encode(), JSON), "out_of_range"),
+        (Request(json.dumps([patient] * 1001).encode(), JSON), "too_large"),
+    ]
+
+
+def metered_requests() -> list:
+    """→ [(body, content type, rows a valid one holds, reason a bad one is refused for)]: what
+    the metrics test sends a real TorchServe, valid and bad requests mixed."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    return [(json.dumps(patient).encode(), JSON, 1, None),
+            (json.dumps([patient] * 3).encode(), JSON, 3, None),
+            (b"[]", JSON, 0, "empty_body"),
+            (json.dumps({**patient, "age": "old"}).encode(), JSON, 0, "wrong_type")]

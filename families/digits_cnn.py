@@ -6,6 +6,7 @@ import json
 import torch
 
 from families.digits_cnn_pictures import draw_digit, encode, png_declaring
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.digits_cnn import LABELS, DigitsCNN, digits_to_image
 from training.digits_data import load_digit_splits
@@ -146,3 +147,15 @@ def check_answer(answer, handler):
     assert answer["top_k"][0] == {"label": answer["label"], "probability": answer["probability"]}
     for entry in answer["top_k"]:
         assert entry["label"] in handler.labels and 0.0 <= entry["probability"] <= 1.0
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    return [
+        (Request(b"no picture here", "image/png"), "unsupported_format"),
+        (Request(encode(draw_digit("3"))[:200], "image/png"), "undecodable"),
+        (Request(b'{"image": "***"}', "application/json"), "undecodable"),
+        (Request(encode(draw_digit("3").point(lambda _: 255)), "image/png"), "blank_image"),
+    ]

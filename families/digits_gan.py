@@ -8,6 +8,7 @@ import random
 import numpy as np
 from PIL import Image
 
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.digits_cnn import MAX_INK
 from models.digits_gan import MAX_COUNT, decode_png
@@ -104,3 +105,11 @@ def check_answer(answer, handler):
     assert 1 <= len(answer["images"]) <= MAX_COUNT
     for image in answer["images"]:
         assert decode_png(base64.b64decode(image, validate=True)).size == (8, 8)
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    return [(Request(b'{"digit": 12}', JSON), "out_of_range"),
+            (Request(b'{"digit": 3}', JSON, explain=True), "not_offered")]

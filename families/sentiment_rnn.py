@@ -2,8 +2,10 @@
 
 import json
 
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from harness.settings import ROOT
+from models.sentiment_rnn import MAX_TEXT_CHARS
 from training.sentiment_data import load_sentiment_splits
 
 # The float32 model can round the 4th decimal of a probability differently when a
@@ -14,6 +16,7 @@ GPU_TOLERANCE = 1e-4
 # probability lies this close to 0.5 are left out of the mix.
 LABEL_MARGIN = 0.01
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (16, 2, "eager"), (16, 5, "eager")]
+SUBJECT_OF = ("metrics",)  # the cross-family tests that need one model and take this one
 # Packed sequences do not trace: the GRU stays eager, compiled or int8.
 REFUSED_FORMATS = {"aoti": "cannot be exported"}
 JSON = "application/json"
@@ -105,3 +108,29 @@ def check_answer(answer, handler):
     """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
     assert set(answer) == {"label", "probability"}
     assert answer["label"] in handler.labels and 0.5 <= answer["probability"] <= 1.0
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    return [
+        (Request(b"", "text/plain"), "empty_body"),
+        (Request(b"  \n ", "text/plain"), "empty_body"),
+        (Request(b'{"text": 5}', JSON), "wrong_type"),
+        (Request(b'{"text":', JSON), "malformed_json"),
+        (Request(b'{"review": "fine"}', JSON), "missing_field"),
+        (Request(b'{"text": "fine", "stars": 5}', JSON), "unknown_field"),
+        (Request(b"\xff\xfe bad", "text/plain"), "undecodable"),
+        (Request(b"a" * (MAX_TEXT_CHARS + 1), "text/plain"), "too_large"),
+    ]
+
+
+def metered_requests() -> list:
+    """→ [(body, content type, rows a valid one holds, reason a bad one is refused for)]: what
+    the metrics test sends a real TorchServe, valid and bad requests mixed."""
+    texts = (b"a fine film", b"dull and slow", b"loved it", b"not for me", b"great cast")
+    return [*[(text, "text/plain", 1, None) for text in texts],
+            (b"", "text/plain", 0, "empty_body"), (b"   ", "text/plain", 0, "empty_body"),
+            (b'{"text": 5}', JSON, 0, "wrong_type"), (b'{"text":', JSON, 0, "malformed_json"),
+            (b"a" * (MAX_TEXT_CHARS + 1), "text/plain", 0, "too_large")]

@@ -17,6 +17,8 @@ any way is caught. What a family's module may hold:
   and the cross-family tests that need one model and take this one ("archive", …);
 - small_checkpoint() → (save_checkpoint's family arguments for a small untrained model, a batch
   of its inputs): what the checkpoint tests save and rebuild;
+- refusal_reasons() → [(bad Request, the reason its refusal is counted under)];
+  metered_requests() → [(body, content type, rows, reason or None)]: the metrics tests' requests;
 - slowest_body(), json_body(sample): the overload check's request, the benchmark's JSON body;
 - plain_examples() → two plain JSON bodies; v1_instances(first, second) (default: as they are),
   v2_inputs(first, second) and v2_outputs(first answer, second answer): the same two examples
