@@ -4,6 +4,7 @@ import base64
 import json
 
 import torch
+from PIL import Image
 
 from families.digits_cnn_pictures import draw_digit, encode, png_declaring
 from handlers.messages import Request
@@ -159,3 +160,50 @@ def refusal_reasons() -> list:
         (Request(b'{"image": "***"}', "application/json"), "undecodable"),
         (Request(encode(draw_digit("3").point(lambda _: 255)), "image/png"), "blank_image"),
     ]
+
+
+# For the bad-input tests (tests/test_bad_input.py): the field odd values are written into, how
+# this family answers the cases every family gets (blanks in braces filled by the test; a 200
+# with None: the sample request's answer), and the cases only it gets.
+BAD_INPUT_FIELD = "image"
+NOT_AN_IMAGE = "body is not a PNG, JPEG, BMP, GIF or WebP image"
+BAD_INPUT_ANSWERS = {
+    # Read by its bytes: anything but a picture is refused as one, even a 5,000,000-character
+    # field (valid base64 of zeros); a picture is read whatever its label.
+    **dict.fromkeys(["random bytes", "invalid UTF-8 text", "review sent as application/octet-stream",
+                     "a 5,000,000-character field"], (400, NOT_AN_IMAGE)),
+    **dict.fromkeys(["image sent as text/plain", "image sent as application/octet-stream"],
+                    (200, None)),
+    "JSON body that is {kind}": (
+        400, 'JSON body must be an object like {{"image": "<base64>"}}, not {kind}'),
+    "missing fields": (400, "JSON body is missing field(s): image"),
+    "field that is {kind}": (400, '"image" must be a base64 string, not {kind}'),
+    "field that is {literal}": (400, '"image" must be a base64 string, not a number'),
+}
+
+
+def bad_inputs() -> dict:
+    """→ {case: (body, content type, status, message)}: pictures cut short, damaged, bombs, blank."""
+    png = sample_body("digits_cnn")[0]
+    corrupt = bytearray(png)
+    start = png.index(b"IDAT") + 14
+    corrupt[start:start + 20] = bytes(b ^ 0xFF for b in png[start:start + 20])
+    over_limit = "image is 4097x4096 = 16,781,312 pixels; the limit is 16,777,216"
+    cases = {name: (body, "image/png", 400, message) for name, body, message in [
+        ("a truncated PNG", png[:len(png) // 2], "image is truncated or corrupt"),
+        ("a corrupt PNG", bytes(corrupt), "image is truncated or corrupt"),
+        ("a truncated JPEG", encode(draw_digit("5"), "JPEG")[:300], "image header is corrupt"),
+        ("a PNG declaring 100000x100000 pixels", png_declaring(100_000, 100_000),
+         "image has too many pixels; the limit is 16,777,216"),
+        ("a PNG declaring 4097x4096 pixels", png_declaring(4097, 4096), over_limit),
+        ("a real 4097x4096 PNG", encode(Image.new("L", (4097, 4096), 255)), over_limit),
+        ("a blank picture", encode(Image.new("L", (64, 64), 255)),
+         "the image holds no visible digit")]}
+    cases["image field that is not base64"] = (b'{"image": "%%%"}', "application/json", 400,
+                                               '"image" is not valid base64')
+    return cases
+
+
+def good_requests() -> list:
+    """→ eight different good requests, (body, content type): drawn digits 0 to 7."""
+    return [(encode(draw_digit(digit)), "image/png") for digit in "01234567"]

@@ -134,3 +134,38 @@ def metered_requests() -> list:
             (b"", "text/plain", 0, "empty_body"), (b"   ", "text/plain", 0, "empty_body"),
             (b'{"text": 5}', JSON, 0, "wrong_type"), (b'{"text":', JSON, 0, "malformed_json"),
             (b"a" * (MAX_TEXT_CHARS + 1), "text/plain", 0, "too_large")]
+
+
+# For the bad-input tests (tests/test_bad_input.py): the field odd values are written into, how
+# this family answers the cases every family gets (blanks in braces filled by the test; a 200
+# with None: the sample request's answer), and the cases only it gets.
+BAD_INPUT_FIELD = "text"
+BAD_INPUT_ANSWERS = {
+    # A body that is not JSON is the review itself, so it must be UTF-8 text.
+    **{case: (400, f"body is not valid UTF-8 text: byte {byte} at position 0") for case, byte in [
+        ("random bytes", "0xcd"), ("invalid UTF-8 text", "0xff"),
+        ("image sent as text/plain", "0x89")]},
+    "review sent as application/octet-stream": (200, None),
+    "JSON body that is {kind}": (400, 'JSON body must be an object like {{"text": "..."}}, not {kind}'),
+    "missing fields": (400, "JSON body is missing field(s): text"),
+    "field that is {kind}": (400, '"text" must be a string, not {kind}'),
+    "field that is {literal}": (400, '"text" must be a string, not a number'),
+    "a 5,000,000-character field": (
+        400, "text is 5,000,000 characters long; the limit is 1,000"),
+}
+
+
+def bad_inputs() -> dict:
+    """→ {case: (body, content type, status, message)}: a text too long, and one of white space."""
+    return {"a text one character too long": (b"a" * 1001, "text/plain", 400,
+                                              "text is 1,001 characters long; the limit is 1,000"),
+            "only white space": (" \t\n\u00a0\u200b ".encode(), "text/plain", 400,
+                                 "text is empty or only white space")}
+
+
+def good_requests() -> list:
+    """→ eight different good requests, (body, content type): reviews as text/plain."""
+    texts = ["great camera", "awful service, never again", "not bad at all",
+             sample_body("sentiment_rnn")[0].decode(), "the food was cold and bland",
+             "I loved every page", "it broke in a week", "friendly staff and a fair price"]
+    return [(text.encode(), "text/plain") for text in texts]

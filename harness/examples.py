@@ -19,6 +19,10 @@ any way is caught. What a family's module may hold:
   of its inputs): what the checkpoint tests save and rebuild;
 - refusal_reasons() → [(bad Request, the reason its refusal is counted under)];
   metered_requests() → [(body, content type, rows, reason or None)]: the metrics tests' requests;
+- BAD_INPUT_FIELD: the field the bad-input tests write odd values into; BAD_INPUT_ANSWERS:
+  {case every family gets: (status, message)} where the family answers its own way;
+  bad_inputs() → {case only it gets: (body, content type, status, message)};
+  good_requests() → eight different good requests, to mix with bad ones in full batches;
 - slowest_body(), json_body(sample): the overload check's request, the benchmark's JSON body;
 - plain_examples() → two plain JSON bodies; v1_instances(first, second) (default: as they are),
   v2_inputs(first, second) and v2_outputs(first answer, second answer): the same two examples
