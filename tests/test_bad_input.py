@@ -39,11 +39,6 @@ SAME_AS_GOOD = None  # a 200 whose answer must equal the sample request's
 UTF8_JSON = (400, "JSON body is not valid UTF-8")
 
 
-def good_request(model):
-    """The family's sample request: (body, content type)."""
-    return sample_body(model)
-
-
 def spoiled(model, literal: bytes) -> bytes:
     """The family's plain JSON example with the field it reads (BAD_INPUT_FIELD) written as
     `literal` (NaN, 1e400, …)."""
@@ -89,7 +84,7 @@ def cases() -> dict:
                        for model, want in expected.items()}
 
     # Empty and undecodable bodies.
-    add("empty body", lambda m: (b"", good_request(m)[1]), every(400, "empty request body"))
+    add("empty body", lambda m: (b"", sample_body(m)[1]), every(400, "empty request body"))
     add("empty body without a content type", (b"", None), every(400, "empty request body"))
     add("random bytes", (RANDOM_BYTES, "application/octet-stream"), own("random bytes", UTF8_JSON))
     add("invalid UTF-8 in JSON", (b'{"x": "caf\xe9"}', "application/json"), every(*UTF8_JSON))
@@ -145,7 +140,7 @@ def cases() -> dict:
         lambda m: (spoiled(m, b'"' + b"A" * 5_000_000 + b'"'), "application/json"),
         own("a 5,000,000-character field"))
     add("a body over max_request_size", lambda m: (b"\0" * (MAX_REQUEST_SIZE + 1),
-                                                   good_request(m)[1]), every(413, ""))
+                                                   sample_body(m)[1]), every(413, ""))
 
     # What only one family reads.
     for model in MODELS:
@@ -155,13 +150,13 @@ def cases() -> dict:
 
     # Forms: TorchServe's frontend decodes them and hands the worker only their fields.
     add("a form with two fields", lambda m: multipart(
-        {"a": (None, b"x", None), "b": ("b", *good_request(m))}),
+        {"a": (None, b"x", None), "b": ("b", *sample_body(m))}),
         every(400, "the form has 2 fields (a, b); send one, or name the one"))
     add("a multipart form with no field", (b"--zz--\r\n", "multipart/form-data; boundary=zz"),
         every(400, "the body was sent as a form and holds no field"))
     add("text sent as a url-encoded form", (b"great product", FORM),
         every(400, "the body was sent as a form and holds no field"))
-    add("one form field of any name", lambda m: multipart({"upload": ("upload", *good_request(m))}),
+    add("one form field of any name", lambda m: multipart({"upload": ("upload", *sample_body(m))}),
         every(200, SAME_AS_GOOD))
     return table
 
@@ -186,7 +181,7 @@ def answer_alone(handler, body, content_type):
 
 @pytest.fixture(scope="module")
 def good_answers(in_process):
-    return {model: answer_alone(handler, *good_request(model))
+    return {model: answer_alone(handler, *sample_body(model))
             for model, handler in in_process.items()}
 
 
@@ -205,7 +200,7 @@ def check_refusal(response, status, message):
 
 
 def check_still_serving(server, model, pids_before, good_answer):
-    following = post(server, model, *good_request(model))
+    following = post(server, model, *sample_body(model))
     assert following.status_code == 200, following.text[:300]
     assert following.json() == good_answer
     assert server.worker_pids(model) == pids_before
