@@ -5,6 +5,7 @@ import math
 import random
 
 from handlers.diabetes_mlp import MAX_RECORDS
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.diabetes_mlp import FEATURES
 from training.diabetes_data import load_diabetes_splits
@@ -17,6 +18,9 @@ GPU_TOLERANCE = 0.1
 RELATIVE_TOLERANCE = 1e-3
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (32, 2, "eager"), (32, 10, "eager"),
                   (32, 2, "aoti")]
+KEPT_FORMATS = ("aoti",)
+# float64 keeps a record's answer independent of its batch; int8 would undo that.
+REFUSED_FORMATS = {"int8": "float32"}
 JSON = "application/json"
 # It trains in seconds: tests/test_a_new_family_needs_no_edits.py adds a copy of it as a new family.
 SUBJECT_OF = ("new family template",)
@@ -86,3 +90,77 @@ def check_answer(answer, handler):
     assert 1 <= len(predictions) <= MAX_RECORDS
     for prediction in predictions:
         assert set(prediction) == {"prediction"} and math.isfinite(prediction["prediction"])
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    return [
+        (Request(b"[]", JSON), "empty_body"),
+        (Request(json.dumps({**patient, "age": "old"}).encode(), JSON), "wrong_type"),
+        (Request(json.dumps({**patient, "bmi": 1e300}).encode(), JSON), "out_of_range"),
+        (Request(json.dumps([patient] * 1001).encode(), JSON), "too_large"),
+    ]
+
+
+def metered_requests() -> list:
+    """→ [(body, content type, rows a valid one holds, reason a bad one is refused for)]: what
+    the metrics test sends a real TorchServe, valid and bad requests mixed."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    return [(json.dumps(patient).encode(), JSON, 1, None),
+            (json.dumps([patient] * 3).encode(), JSON, 3, None),
+            (b"[]", JSON, 0, "empty_body"),
+            (json.dumps({**patient, "age": "old"}).encode(), JSON, 0, "wrong_type")]
+
+
+# For the bad-input tests (tests/test_bad_input.py): the field odd values are written into, how
+# this family answers the cases every family gets (blanks in braces filled by the test), and the
+# cases only it gets.
+BAD_INPUT_FIELD = "bp"
+BAD_INPUT_ANSWERS = {
+    "JSON body that is {kind}": (400, "JSON body must be a record or a list of records, not {kind}"),
+    "JSON body that is an array": (400, "record 0 must be an object, not a number"),
+    "missing fields": (400, "JSON body is missing field(s): age, sex, bmi, bp, s1 and 5 more"),
+    "field that is {kind}": (400, 'field "bp" must be a number, not {kind}'),
+    "field that is {literal}": (400, 'field "bp" is {what}; send a finite number'),
+    "a 5,000,000-character field": (400, 'field "bp" must be a number, not a string'),
+}
+
+
+def bad_inputs() -> dict:
+    """→ {case: (body, content type, status, message)}: bodies that are no JSON, records with a
+    field missing, unknown, of the wrong type or beyond the limits, lists of them."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    cases = {name: (body, JSON, 400, message) for name, body, message in [
+        ("a form-like body", b"age=59, sex=2", "malformed JSON"),
+        ("JSON cut after a key", b'{"age": 59, "sex"', "malformed JSON"),
+        ("JSON nested 50,000 deep", b"[" * 50_000 + b"]" * 50_000, "nested too deeply")]}
+    for name, body, message in [
+            ("1,001 records", [patient] * 1001,
+             "list holds 1,001 records; the limit is 1,000 per request"),
+            ("an empty list", [], "empty list: send from 1 to 1,000 records"),
+            ("a bad record in a list", [patient, {**patient, "bmi": "high"}],
+             'record 1: field "bmi" must be a number, not a string'),
+            ("a record with a null in a list", [patient, {**patient, "age": None}],
+             'record 1: field "age" must be a number, not null'),
+            ("a value beyond 1,000,000", {**patient, "s1": 1e7}, 'field "s1" is beyond ±1,000,000'),
+            ("a record without s6", {k: v for k, v in patient.items() if k != "s6"},
+             "is missing field(s): s6"),
+            ("a height field", {**patient, "height": 180}, "has unknown field(s): height"),
+            ("bmi as a string", {**patient, "bmi": "32.1"},
+             'field "bmi" must be a number, not a string'),
+            ("sex as a boolean", {**patient, "sex": True},
+             'field "sex" must be a number, not a boolean'),
+            ("s1 infinite", {**patient, "s1": float("inf")}, 'field "s1" is infinite')]:
+        cases[name] = (json.dumps(body).encode(), JSON, 400, message)
+    return cases
+
+
+def good_requests() -> list:
+    """→ eight different good requests, (body, content type): the sample patient, older and
+    heavier each time."""
+    patient = json.loads(sample_body("diabetes_mlp")[0])
+    return [(json.dumps({**patient, "age": 30 + 5 * i, "bmi": 20.0 + i}).encode(), JSON)
+            for i in range(8)]

@@ -8,6 +8,7 @@ import random
 import numpy as np
 from PIL import Image
 
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.digits_cnn import MAX_INK
 from models.digits_gan import MAX_COUNT, decode_png
@@ -20,6 +21,7 @@ GREY_LEVELS = 2  # the GAN's pixels may round differently on the GPU
 PIXEL_TOLERANCE = 1
 SEEDS = range(10)  # × 10 digits × MAX_COUNT images: 1,600 images compared across formats
 BATCH_SETTINGS = [(1, 0, "eager"), (4, 2, "eager"), (8, 2, "eager"), (8, 5, "eager")]
+KEPT_FORMATS = ("aoti",)
 JSON = "application/json"
 
 
@@ -103,3 +105,58 @@ def check_answer(answer, handler):
     assert 1 <= len(answer["images"]) <= MAX_COUNT
     for image in answer["images"]:
         assert decode_png(base64.b64decode(image, validate=True)).size == (8, 8)
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    return [(Request(b'{"digit": 12}', JSON), "out_of_range"),
+            (Request(b'{"digit": 3}', JSON, explain=True), "not_offered")]
+
+
+# For the bad-input tests (tests/test_bad_input.py): the field odd values are written into, how
+# this family answers the cases every family gets (blanks in braces filled by the test), and the
+# cases only it gets.
+BAD_INPUT_FIELD = "digit"
+BAD_INPUT_ANSWERS = {
+    "JSON body that is {kind}": (
+        400, 'JSON body must be an object like {{"digit": 7, "count": 4, "seed": 123}}, not {kind}'),
+    "missing fields": (400, "JSON body is missing field(s): digit"),
+    "field that is {kind}": (400, '"digit" must be an integer from 0 to 9, not {as_written}'),
+    "field that is {literal}": (400, '"digit" must be an integer from 0 to 9, not {as_json}'),
+    "a 5,000,000-character field": (400, '"digit" must be an integer from 0 to 9, not a string'),
+}
+
+
+def bad_inputs() -> dict:
+    """→ {case: (body, content type, status, message)}: JSON that is no request for digits, and
+    each field out of its range or of the wrong type."""
+    cases = {name: (body, JSON, 400, message) for name, body, message in [
+        ("JSON cut after a key", b'{"digit": ', "malformed JSON"),
+        ("an array of a digit", b"[7]", "JSON body must be an object"),
+        ("a count without a digit", b'{"count": 2}', "is missing field(s): digit"),
+        ("a size field", b'{"digit": 7, "size": 28}', "has unknown field(s): size"),
+        ("a seed of 5,000 digits", b'{"digit": 7, "seed": 1' + b"0" * 5000 + b"}",
+         "malformed JSON")]}
+    # One field written as each value → what the refusal says of it.
+    for field, value, problem in [
+            ("digit", 10, "must be from 0 to 9, not 10"), ("digit", 12, "must be from 0 to 9, not 12"),
+            ("digit", 7.0, "must be an integer from 0 to 9, not 7.0"),
+            ("digit", 7.5, "must be an integer from 0 to 9, not 7.5"),
+            ("digit", "7", "must be an integer from 0 to 9, not a string"),
+            ("digit", True, "must be an integer from 0 to 9, not true"),
+            ("count", 17, "must be from 1 to 16, not 17"),
+            ("count", None, "must be an integer from 1 to 16"),
+            ("seed", -1, "must be from 0 to 9223372036854775807, not -1"),
+            ("seed", 2**63, "must be from 0 to 9223372036854775807")]:
+        fields = {"digit": value} if field == "digit" else {"digit": 7, field: value}
+        cases[f"{field} {json.dumps(value)}"] = (json.dumps(fields).encode(), JSON, 400,
+                                                f'"{field}" {problem}')
+    return cases
+
+
+def good_requests() -> list:
+    """→ eight different good requests, (body, content type): digits 0 to 7, three images each."""
+    return [(json.dumps({"digit": digit, "count": 3, "seed": 1000 + digit}).encode(), JSON)
+            for digit in range(8)]

@@ -2,8 +2,10 @@
 
 import json
 
+from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from harness.settings import ROOT
+from models.sentiment_rnn import MAX_TEXT_CHARS
 from training.sentiment_data import load_sentiment_splits
 
 # The float32 model can round the 4th decimal of a probability differently when a
@@ -14,6 +16,9 @@ GPU_TOLERANCE = 1e-4
 # probability lies this close to 0.5 are left out of the mix.
 LABEL_MARGIN = 0.01
 BATCH_SETTINGS = [(1, 0, "eager"), (8, 2, "eager"), (16, 2, "eager"), (16, 5, "eager")]
+SUBJECT_OF = ("metrics",)  # the cross-family tests that need one model and take this one
+# Packed sequences do not trace: the GRU stays eager, compiled or int8.
+REFUSED_FORMATS = {"aoti": "cannot be exported"}
 JSON = "application/json"
 
 # Written by hand: none is a row of the data set (tests/test_sentiment_rnn_model.py checks);
@@ -103,3 +108,64 @@ def check_answer(answer, handler):
     """A 200 answer → nothing; an assertion fails where it breaks the documented shape."""
     assert set(answer) == {"label", "probability"}
     assert answer["label"] in handler.labels and 0.5 <= answer["probability"] <= 1.0
+
+
+# For the metrics tests (tests/test_metrics.py): refusals and the reasons they are counted under.
+
+def refusal_reasons() -> list:
+    """→ [(bad request, the reason its refusal is counted under)]."""
+    return [
+        (Request(b"", "text/plain"), "empty_body"),
+        (Request(b"  \n ", "text/plain"), "empty_body"),
+        (Request(b'{"text": 5}', JSON), "wrong_type"),
+        (Request(b'{"text":', JSON), "malformed_json"),
+        (Request(b'{"review": "fine"}', JSON), "missing_field"),
+        (Request(b'{"text": "fine", "stars": 5}', JSON), "unknown_field"),
+        (Request(b"\xff\xfe bad", "text/plain"), "undecodable"),
+        (Request(b"a" * (MAX_TEXT_CHARS + 1), "text/plain"), "too_large"),
+    ]
+
+
+def metered_requests() -> list:
+    """→ [(body, content type, rows a valid one holds, reason a bad one is refused for)]: what
+    the metrics test sends a real TorchServe, valid and bad requests mixed."""
+    texts = (b"a fine film", b"dull and slow", b"loved it", b"not for me", b"great cast")
+    return [*[(text, "text/plain", 1, None) for text in texts],
+            (b"", "text/plain", 0, "empty_body"), (b"   ", "text/plain", 0, "empty_body"),
+            (b'{"text": 5}', JSON, 0, "wrong_type"), (b'{"text":', JSON, 0, "malformed_json"),
+            (b"a" * (MAX_TEXT_CHARS + 1), "text/plain", 0, "too_large")]
+
+
+# For the bad-input tests (tests/test_bad_input.py): the field odd values are written into, how
+# this family answers the cases every family gets (blanks in braces filled by the test; a 200
+# with None: the sample request's answer), and the cases only it gets.
+BAD_INPUT_FIELD = "text"
+BAD_INPUT_ANSWERS = {
+    # A body that is not JSON is the review itself, so it must be UTF-8 text.
+    **{case: (400, f"body is not valid UTF-8 text: byte {byte} at position 0") for case, byte in [
+        ("random bytes", "0xcd"), ("invalid UTF-8 text", "0xff"),
+        ("image sent as text/plain", "0x89")]},
+    "review sent as application/octet-stream": (200, None),
+    "JSON body that is {kind}": (400, 'JSON body must be an object like {{"text": "..."}}, not {kind}'),
+    "missing fields": (400, "JSON body is missing field(s): text"),
+    "field that is {kind}": (400, '"text" must be a string, not {kind}'),
+    "field that is {literal}": (400, '"text" must be a string, not a number'),
+    "a 5,000,000-character field": (
+        400, "text is 5,000,000 characters long; the limit is 1,000"),
+}
+
+
+def bad_inputs() -> dict:
+    """→ {case: (body, content type, status, message)}: a text too long, and one of white space."""
+    return {"a text one character too long": (b"a" * 1001, "text/plain", 400,
+                                              "text is 1,001 characters long; the limit is 1,000"),
+            "only white space": (" \t\n\u00a0\u200b ".encode(), "text/plain", 400,
+                                 "text is empty or only white space")}
+
+
+def good_requests() -> list:
+    """→ eight different good requests, (body, content type): reviews as text/plain."""
+    texts = ["great camera", "awful service, never again", "not bad at all",
+             sample_body("sentiment_rnn")[0].decode(), "the food was cold and bland",
+             "I loved every page", "it broke in a week", "friendly staff and a fair price"]
+    return [(text.encode(), "text/plain") for text in texts]

@@ -1,4 +1,4 @@
-"""Explanations by Integrated Gradients (Captum): how much each pixel or word moved the model's answer.
+"""Explanations by Integrated Gradients (Captum): what every family that explains shares.
 
 Integrated Gradients walks a straight path from a baseline input (one that
 carries no evidence) to the real input and adds up the gradients on the way.
@@ -8,21 +8,16 @@ logit (log-odds) of the answered label, and every answer reports both ends
 and the convergence delta (attribution sum minus that difference), so a
 client can check the sum itself.
 
-digits_cnn explains the predicted digit against a blank page (ink 0 in every
-pixel); sentiment_rnn explains the answered label against a text of the same
-length whose every token is <unk>, at the layer that turns each token's ids
-into one vector. docs: README, "Explanations".
+Each family's handler picks its baseline and the layer it explains, and calls
+`integrate` and `completeness` here (handlers/<family>.py, `explain`).
+docs: README, "Explanations".
 """
 
 import base64
 import io
 
 import numpy as np
-import torch
-from captum.attr import IntegratedGradients, LayerIntegratedGradients
 from PIL import Image
-
-from models.sentiment_rnn import UNK_ID, normalize_text, tokenize
 
 # The path integral is the trapezoid rule over evenly spaced points: ReLU and
 # max-pooling make the CNN's gradient jump along the path, and a GRU over a long
@@ -40,12 +35,9 @@ FIRST_INTERVALS = 32
 # 5-12 s on one thread here, by CPU load: inside the worker's 30 s
 # responseTimeout (base.EXPLAIN_BUDGET_S bounds a batch of many).
 MOST_INTERVALS = 512
-# Path points a GRU evaluates in one forward/backward pass over a review: past
-# about 64 of 256-token texts the pass gets slower per point (cache), not faster.
-REVIEW_POINTS_PER_PASS = 32
 
 HEATMAP_SIZE = 128  # pixels a side: each of the 8×8 cells becomes a 16×16 square
-# ColorBrewer RdBu ends: red for evidence for the digit, blue against, white for none.
+# ColorBrewer RdBu ends: red for evidence for the answer, blue against, white for none.
 FOR_COLOUR = np.array([178, 24, 43], dtype=np.float32)
 AGAINST_COLOUR = np.array([33, 102, 172], dtype=np.float32)
 WHITE = np.array([255, 255, 255], dtype=np.float32)
@@ -91,71 +83,3 @@ def heatmap_png(attributions: np.ndarray, size=HEATMAP_SIZE) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def explain_digit(handler, image, pixels: torch.Tensor) -> dict:
-    """A digits_cnn request's image and its [1, 1, 8, 8] model input (on the device) → the
-    /predictions answer plus per-pixel attributions toward the predicted digit, their heatmap,
-    and the completeness figures."""
-    model = handler.model
-    with torch.no_grad():
-        logits = model(pixels)
-    answer = handler.postprocess(image, logits.cpu())
-    target = handler.labels.index(answer["label"])
-    # A blank page: the picture with no evidence in it, so each pixel is credited
-    # for its own ink, and paper (ink 0 in both) gets exactly 0.
-    baseline = torch.zeros_like(pixels)
-    with torch.no_grad():
-        baseline_logit = model(baseline)[0, target]
-    explainer = IntegratedGradients(model)
-    attributions, delta, steps = integrate(
-        lambda n_steps, method: explainer.attribute(pixels, baseline, target=target,
-                                                    n_steps=n_steps, method=method),
-        float(logits[0, target] - baseline_logit))
-    grid = attributions[0, 0].cpu().double().numpy()
-    return {**answer,
-            "attributions": [[round(float(value), DECIMALS) for value in row] for row in grid],
-            "heatmap": heatmap_png(grid),
-            **completeness(logits[0, target], baseline_logit, delta, steps)}
-
-
-def review_tokens(handler, text: str) -> list:
-    """Review text → its tokens as the model reads them: normalized, tokenized, cut at max_tokens."""
-    return tokenize(normalize_text(text))[:handler.model.max_tokens]
-
-
-def explain_review(handler, text: str, model_input: tuple) -> dict:
-    """A sentiment_rnn request's text and its ([1, T] token ids, [1] length) model input (on the
-    device) → the /predictions answer plus each token's attribution toward the answered label,
-    and the completeness figures."""
-    model = handler.model
-    token_ids, lengths = model_input
-    with torch.no_grad():
-        logit = model(token_ids, lengths)
-    answer = handler.postprocess(text, logit.cpu())
-    # The label's log-odds: the positive logit, or its negative for "negative".
-    sign = 1.0 if answer["label"] == handler.labels[1] else -1.0
-    # Every token <unk>, same length: the text with no word in it. Training
-    # turns some tokens into <unk> (word dropout), so the model knows it as "no
-    # evidence"; baseline_logit says where that sits in every answer. All-<pad>
-    # (zero embeddings, never seen in training) swings with length. Every real
-    # token, known to the vocabulary or read through its n-grams alone, differs
-    # from <unk>, so each gets its own share.
-    baseline = torch.full_like(token_ids, UNK_ID)
-    with torch.no_grad():
-        baseline_logit = model(baseline, lengths)[0]
-    explainer = LayerIntegratedGradients(lambda ids, n: sign * model(ids, n), model.embedding)
-    # cuDNN runs a GRU backward only in training mode; the model stays in eval mode.
-    with torch.backends.cudnn.flags(enabled=False):
-        attributions, delta, steps = integrate(
-            lambda n_steps, method: explainer.attribute(
-                token_ids, baseline, additional_forward_args=(lengths,), n_steps=n_steps,
-                method=method, internal_batch_size=REVIEW_POINTS_PER_PASS),
-            sign * float(logit[0] - baseline_logit))
-    per_token = attributions[0].sum(dim=1).cpu().double().tolist()
-    tokens = review_tokens(handler, text)
-    return {**answer,
-            "tokens": [{"token": token, "known": token in model.token_ids,
-                        "attribution": round(value, DECIMALS)}
-                       for token, value in zip(tokens, per_token)],
-            **completeness(sign * logit[0], sign * baseline_logit, delta, steps)}

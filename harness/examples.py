@@ -11,7 +11,18 @@ any way is caught. What a family's module may hold:
 - certain(call) → whether a good call's answer is exact enough to check (default: all are);
 - split_inputs(handler), agreement(expected, got), identical(expected, got): formats compared;
 - BATCH_SETTINGS: the (batchSize, maxBatchDelay, format) that tools.compare_batching compares;
-- SUBJECT_OF: the checks and benchmarks that are about this family ("benchmark", "crash", …);
+- KEPT_FORMATS: the formats that serve it faster than eager and within its agreement rule;
+  REFUSED_FORMATS: {format: what the refusal says} for those it cannot be served in;
+- SUBJECT_OF: the checks and benchmarks that are about this family ("benchmark", "crash", …),
+  and the cross-family tests that need one model and take this one ("archive", …);
+- small_checkpoint() → (save_checkpoint's family arguments for a small untrained model, a batch
+  of its inputs): what the checkpoint tests save and rebuild;
+- refusal_reasons() → [(bad Request, the reason its refusal is counted under)];
+  metered_requests() → [(body, content type, rows, reason or None)]: the metrics tests' requests;
+- BAD_INPUT_FIELD: the field the bad-input tests write odd values into; BAD_INPUT_ANSWERS:
+  {case every family gets: (status, message)} where the family answers its own way;
+  bad_inputs() → {case only it gets: (body, content type, status, message)};
+  good_requests() → eight different good requests, to mix with bad ones in full batches;
 - slowest_body(), json_body(sample): the overload check's request, the benchmark's JSON body;
 - plain_examples() → two plain JSON bodies; v1_instances(first, second) (default: as they are),
   v2_inputs(first, second) and v2_outputs(first answer, second answer): the same two examples
@@ -51,7 +62,8 @@ def tolerance(model) -> float:
 
 
 def subject(role) -> str:
-    """A check or benchmark ("benchmark", "crash", …) → the family whose examples say it is its subject."""
+    """A check, benchmark or test ("benchmark", "crash", "archive", …) → the family whose examples
+    say it is its subject."""
     found = [model for model in model_families() if role in hook(model, "SUBJECT_OF", ())]
     if len(found) != 1:
         raise LookupError(f"{len(found)} families name themselves the subject of {role!r} "

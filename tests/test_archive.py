@@ -8,8 +8,12 @@ from pathlib import Path
 
 import yaml
 
+from harness.examples import subject
+from models.checkpoint import load_checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = str(ROOT / "archive.sh")
+MODEL = subject("archive")
 
 
 def run_archive(*args, path=None):
@@ -19,38 +23,39 @@ def run_archive(*args, path=None):
                           env=env, timeout=300)
 
 
-def test_archive_ships_checkpoint_code_and_model_config(model_store, digits_cnn_checkpoint):
-    with zipfile.ZipFile(model_store / "digits_cnn.mar") as mar:
+def test_archive_ships_checkpoint_code_and_model_config(model_store, checkpoint_dir):
+    with zipfile.ZipFile(model_store / f"{MODEL}.mar") as mar:
         names = set(mar.namelist())
         manifest = json.loads(mar.read("MAR-INF/MANIFEST.json"))
-        shipped_config = yaml.safe_load(mar.read("digits_cnn.yaml"))
-        shipped_model_code = mar.read("models/digits_cnn.py")
-    assert {"model.pt", "torchserve_handler.py", "handlers/base.py", "handlers/digits_cnn.py",
-            "models/digits_cnn.py", "models/checkpoint.py"} <= names
+        shipped_config = yaml.safe_load(mar.read(f"{MODEL}.yaml"))
+        shipped_model_code = mar.read(f"models/{MODEL}.py")
+    assert {"model.pt", "torchserve_handler.py", "handlers/base.py", f"handlers/{MODEL}.py",
+            f"models/{MODEL}.py", "models/checkpoint.py"} <= names
     assert not any("__pycache__" in name for name in names)
-    assert manifest["model"]["modelName"] == "digits_cnn"
-    assert manifest["model"]["modelVersion"] == digits_cnn_checkpoint["version"]
+    assert manifest["model"]["modelName"] == MODEL
+    checkpoint = load_checkpoint(checkpoint_dir / MODEL / "model.pt")
+    assert manifest["model"]["modelVersion"] == checkpoint["version"]
     assert manifest["model"]["handler"] == "torchserve_handler.py"
     # The very module training imported, so serving cannot drift from it.
-    assert shipped_model_code == (ROOT / "models" / "digits_cnn.py").read_bytes()
-    assert shipped_config == yaml.safe_load((ROOT / "model-config" / "digits_cnn.yaml").read_text())
+    assert shipped_model_code == (ROOT / "models" / f"{MODEL}.py").read_bytes()
+    assert shipped_config == yaml.safe_load((ROOT / "model-config" / f"{MODEL}.yaml").read_text())
     assert {"minWorkers", "maxWorkers", "batchSize", "maxBatchDelay", "responseTimeout"} <= set(
         shipped_config)
 
 
 def test_version_flag_overrides_the_checkpoint_version(checkpoint_dir, tmp_path):
     result = run_archive("--version", "2.5", "--checkpoints", checkpoint_dir,
-                         "--model-store", tmp_path, "digits_cnn")
+                         "--model-store", tmp_path, MODEL)
     assert result.returncode == 0, result.stderr
-    with zipfile.ZipFile(tmp_path / "digits_cnn.mar") as mar:
+    with zipfile.ZipFile(tmp_path / f"{MODEL}.mar") as mar:
         assert json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]["modelVersion"] == "2.5"
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    result = run_archive("--checkpoints", tmp_path / "none", "--model-store", tmp_path, "digits_cnn")
+    result = run_archive("--checkpoints", tmp_path / "none", "--model-store", tmp_path, MODEL)
     assert result.returncode != 0
-    assert "no checkpoint for digits_cnn" in result.stderr
-    assert "python -m training.digits_cnn" in result.stderr
+    assert f"no checkpoint for {MODEL}" in result.stderr
+    assert f"python -m training.{MODEL}" in result.stderr
     assert not list(tmp_path.glob("*.mar"))
 
 

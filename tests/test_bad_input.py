@@ -12,50 +12,38 @@ What TorchServe's frontend answers itself, before any handler code runs:
   below, so the suite tells us if that ever changes.
 """
 
-import base64
 import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from urllib3 import encode_multipart_formdata
 
-from families.digits_cnn_pictures import draw_digit, encode, png_declaring
 from handlers import handler_class
 from handlers.messages import Request
+from harness.examples import hook, sample_body
 from tests.calls import post
+from tests.protocol_bodies import plain_examples
 from tests.under_test import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUEST_SIZE = 10 * 1024 * 1024  # config.properties: max_request_size
 FORM = "application/x-www-form-urlencoded"
-# The field each family reads, and a valid JSON request to spoil one value of.
-FIELD = {"digits_cnn": "image", "sentiment_rnn": "text", "digits_gan": "digit",
-         "diabetes_mlp": "bp"}
-PNG = (ROOT / "samples" / "digit_3.png").read_bytes()
-REVIEW = (ROOT / "samples" / "review.txt").read_text()
-VALID_JSON = {
-    "digits_cnn": {"image": base64.b64encode(PNG).decode()},
-    "sentiment_rnn": {"text": REVIEW},
-    "digits_gan": json.loads((ROOT / "samples" / "gan_request.json").read_text()),
-    "diabetes_mlp": json.loads((ROOT / "samples" / "patient.json").read_text()),
-}
+PNG = (ROOT / "samples" / "digit_3.png").read_bytes()  # a picture, sent to every family
+REVIEW = (ROOT / "samples" / "review.txt").read_text()  # a text, sent to every family
 RANDOM_BYTES = random.Random(0).randbytes(512)
 SAME_AS_GOOD = None  # a 200 whose answer must equal the sample request's
-
-
-def good_request(model):
-    """The family's sample request: (body, content type)."""
-    path, content_type = handler_class(model).sample
-    return (ROOT / path).read_bytes(), content_type
+# What a family that reads its body as JSON answers (handlers.base's decode), unless its
+# BAD_INPUT_ANSWERS say otherwise.
+UTF8_JSON = (400, "JSON body is not valid UTF-8")
 
 
 def spoiled(model, literal: bytes) -> bytes:
-    """The family's valid JSON with its main field written as `literal` (NaN, 1e400, …)."""
-    body = json.dumps({**VALID_JSON[model], FIELD[model]: "<value>"}).encode()
-    return body.replace(b'"<value>"', literal)
+    """The family's plain JSON example with the field it reads (BAD_INPUT_FIELD) written as
+    `literal` (NaN, 1e400, …)."""
+    body = json.dumps({**plain_examples(model)[0], hook(model, "BAD_INPUT_FIELD"): "<value>"})
+    return body.encode().replace(b'"<value>"', literal)
 
 
 def multipart(fields: dict):
@@ -66,12 +54,27 @@ def multipart(fields: dict):
 
 def every(status, message):
     """The same expectation for every model."""
-    return {model: (status, message) for model in FIELD}
+    return {model: (status, message) for model in MODELS}
+
+
+def own(case, default=None, **blanks):
+    """A case each family answers its own way → {model: (status, message)}: the family's
+    BAD_INPUT_ANSWERS entry for the case's name, or for `case` with its blanks, or `default`; a
+    family with none of them does not get the case."""
+    expected = {}
+    for model in MODELS:
+        answers = hook(model, "BAD_INPUT_ANSWERS", {})
+        answer = answers.get(case.format(**blanks), answers.get(case, default))
+        if answer is not None:
+            status, message = answer
+            expected[model] = (status, message.format(**blanks) if message else message)
+    return expected
 
 
 # Each case: name → {model: (body, content type, status, message substring)}; a model that is not
 # listed does not get the case (it makes no sense there). A 200 with SAME_AS_GOOD must answer
 # exactly what the model's sample request answers: the handler read the body despite its label.
+# The cases only one family gets are its bad_inputs().
 def cases() -> dict:
     table = {}
 
@@ -80,36 +83,24 @@ def cases() -> dict:
         table[name] = {model: (*(request(model) if callable(request) else request), *want)
                        for model, want in expected.items()}
 
-    utf8_json = "JSON body is not valid UTF-8"
-    not_an_image = "body is not a PNG, JPEG, BMP, GIF or WebP image"
-
     # Empty and undecodable bodies.
-    add("empty body", lambda m: (b"", good_request(m)[1]), every(400, "empty request body"))
+    add("empty body", lambda m: (b"", sample_body(m)[1]), every(400, "empty request body"))
     add("empty body without a content type", (b"", None), every(400, "empty request body"))
-    add("random bytes", (RANDOM_BYTES, "application/octet-stream"), {
-        "digits_cnn": (400, not_an_image),
-        "sentiment_rnn": (400, "body is not valid UTF-8 text: byte 0xcd at position 0"),
-        "digits_gan": (400, utf8_json), "diabetes_mlp": (400, utf8_json)})
-    add("invalid UTF-8 in JSON", (b'{"x": "caf\xe9"}', "application/json"), every(400, utf8_json))
-    add("invalid UTF-8 text", (b"\xff\xfe great", "text/plain"), {
-        "sentiment_rnn": (400, "body is not valid UTF-8 text: byte 0xff at position 0"),
-        "digits_cnn": (400, not_an_image),
-        "digits_gan": (400, utf8_json), "diabetes_mlp": (400, utf8_json)})
+    add("random bytes", (RANDOM_BYTES, "application/octet-stream"), own("random bytes", UTF8_JSON))
+    add("invalid UTF-8 in JSON", (b'{"x": "caf\xe9"}', "application/json"), every(*UTF8_JSON))
+    add("invalid UTF-8 text", (b"\xff\xfe great", "text/plain"),
+        own("invalid UTF-8 text", UTF8_JSON))
 
     # Wrong content types: refused where the body cannot be read as labelled, answered where the
     # handler reads it unambiguously (images by their bytes, JSON by its leading "{").
-    add("image sent as application/json", (PNG, "application/json"), every(400, utf8_json))
-    add("image sent as text/plain", (PNG, "text/plain"), {
-        "digits_cnn": (200, SAME_AS_GOOD),
-        "sentiment_rnn": (400, "body is not valid UTF-8 text: byte 0x89 at position 0"),
-        "digits_gan": (400, utf8_json), "diabetes_mlp": (400, utf8_json)})
+    add("image sent as application/json", (PNG, "application/json"), every(*UTF8_JSON))
+    add("image sent as text/plain", (PNG, "text/plain"), own("image sent as text/plain", UTF8_JSON))
     add("image sent as application/octet-stream", (PNG, "application/octet-stream"),
-        {"digits_cnn": (200, SAME_AS_GOOD)})
-    add("JSON sent as image/png", lambda m: (json.dumps(VALID_JSON[m]).encode(), "image/png"),
+        own("image sent as application/octet-stream"))
+    add("JSON sent as image/png", lambda m: (json.dumps(plain_examples(m)[0]).encode(), "image/png"),
         every(200, SAME_AS_GOOD))
-    add("review sent as application/octet-stream", (REVIEW.encode(), "application/octet-stream"), {
-        "sentiment_rnn": (200, SAME_AS_GOOD), "digits_cnn": (400, not_an_image),
-        "digits_gan": (400, "malformed JSON"), "diabetes_mlp": (400, "malformed JSON")})
+    add("review sent as application/octet-stream", (REVIEW.encode(), "application/octet-stream"),
+        own("review sent as application/octet-stream", (400, "malformed JSON")))
     add("review sent as application/json", (REVIEW.encode(), "application/json"),
         every(400, "malformed JSON: Expecting value"))
 
@@ -122,22 +113,12 @@ def cases() -> dict:
         every(400, "malformed JSON: Exceeds the limit (4300 digits)"))
     for literal, kind in [(b"[1, 2]", "an array"), (b'"hello"', "a string"), (b"42", "a number"),
                           (b"null", "null")]:
-        add(f"JSON body that is {kind}", (literal, "application/json"), {
-            "digits_cnn": (400, (f'JSON body must be an object like {{"image": "<base64>"}}, '
-                                 f"not {kind}")),
-            "sentiment_rnn": (400, (f'JSON body must be an object like {{"text": "..."}}, '
-                                    f"not {kind}")),
-            "digits_gan": (400, ("JSON body must be an object like "
-                                 f'{{"digit": 7, "count": 4, "seed": 123}}, not {kind}')),
-            "diabetes_mlp": (400, "record 0 must be an object, not a number" if kind == "an array"
-                             else f"JSON body must be a record or a list of records, not {kind}")})
-    add("missing fields", (b"{}", "application/json"), {
-        "digits_cnn": (400, "JSON body is missing field(s): image"),
-        "sentiment_rnn": (400, "JSON body is missing field(s): text"),
-        "digits_gan": (400, "JSON body is missing field(s): digit"),
-        "diabetes_mlp": (400, "JSON body is missing field(s): age, sex, bmi, bp, s1 and 5 more")})
+        add(f"JSON body that is {kind}", (literal, "application/json"),
+            own("JSON body that is {kind}", kind=kind))
+    add("missing fields", (b"{}", "application/json"), own("missing fields"))
     add("an unknown field",
-        lambda m: (json.dumps({**VALID_JSON[m], "colour": "red"}).encode(), "application/json"),
+        lambda m: (json.dumps({**plain_examples(m)[0], "colour": "red"}).encode(),
+                   "application/json"),
         every(400, "JSON body has unknown field(s): colour"))
 
     # Wrong value types, NaN and infinity in the field each family reads.
@@ -145,86 +126,37 @@ def cases() -> dict:
                                       (b"{}", "an object", "an object"),
                                       (b"true", "a boolean", "true"), (b"null", "null", "null")]:
         add(f"field that is {kind}", lambda m, literal=literal: (spoiled(m, literal),
-                                                                 "application/json"), {
-            "digits_cnn": (400, f'"image" must be a base64 string, not {kind}'),
-            "sentiment_rnn": (400, f'"text" must be a string, not {kind}'),
-            "digits_gan": (400, f'"digit" must be an integer from 0 to 9, not {as_written}'),
-            "diabetes_mlp": (400, f'field "bp" must be a number, not {kind}')})
-    for literal, diabetes, gan in [(b"NaN", "is NaN", "NaN"),
-                                   (b"Infinity", "is infinite", "Infinity"),
-                                   (b"-Infinity", "is infinite", "-Infinity"),
-                                   (b"1e400", "is infinite", "Infinity")]:
+                                                                 "application/json"),
+            own("field that is {kind}", kind=kind, as_written=as_written))
+    for literal, what, as_json in [(b"NaN", "NaN", "NaN"), (b"Infinity", "infinite", "Infinity"),
+                                   (b"-Infinity", "infinite", "-Infinity"),
+                                   (b"1e400", "infinite", "Infinity")]:
         add(f"field that is {literal.decode()}", lambda m, literal=literal: (
-            spoiled(m, literal), "application/json"), {
-            "digits_cnn": (400, '"image" must be a base64 string, not a number'),
-            "sentiment_rnn": (400, '"text" must be a string, not a number'),
-            "digits_gan": (400, f'"digit" must be an integer from 0 to 9, not {gan}'),
-            "diabetes_mlp": (400, f'field "bp" {diabetes}; send a finite number')})
+            spoiled(m, literal), "application/json"),
+            own("field that is {literal}", literal=literal.decode(), what=what, as_json=as_json))
 
     # Oversized input, below and above what the frontend accepts.
     add("a 5,000,000-character field",
-        lambda m: (spoiled(m, b'"' + b"A" * 5_000_000 + b'"'), "application/json"), {
-            "digits_cnn": (400, not_an_image),  # valid base64 of zeros
-            "sentiment_rnn": (400, "text is 5,000,000 characters long; the limit is 1,000"),
-            "digits_gan": (400, '"digit" must be an integer from 0 to 9, not a string'),
-            "diabetes_mlp": (400, 'field "bp" must be a number, not a string')})
-    add("a text one character too long", (b"a" * 1001, "text/plain"),
-        {"sentiment_rnn": (400, "text is 1,001 characters long; the limit is 1,000")})
-    add("1,001 records", (json.dumps([VALID_JSON["diabetes_mlp"]] * 1001).encode(),
-                          "application/json"),
-        {"diabetes_mlp": (400, "list holds 1,001 records; the limit is 1,000 per request")})
+        lambda m: (spoiled(m, b'"' + b"A" * 5_000_000 + b'"'), "application/json"),
+        own("a 5,000,000-character field"))
     add("a body over max_request_size", lambda m: (b"\0" * (MAX_REQUEST_SIZE + 1),
-                                                   good_request(m)[1]), every(413, ""))
+                                                   sample_body(m)[1]), every(413, ""))
 
-    # Images: cut short, damaged, bombs, blank.
-    corrupt = bytearray(PNG)
-    start = PNG.index(b"IDAT") + 14
-    corrupt[start:start + 20] = bytes(b ^ 0xFF for b in PNG[start:start + 20])
-    over_limit = "image is 4097x4096 = 16,781,312 pixels; the limit is 16,777,216"
-    for name, body, message in [
-            ("a truncated PNG", PNG[:len(PNG) // 2], "image is truncated or corrupt"),
-            ("a corrupt PNG", bytes(corrupt), "image is truncated or corrupt"),
-            ("a truncated JPEG", encode(draw_digit("5"), "JPEG")[:300], "image header is corrupt"),
-            ("a PNG declaring 100000x100000 pixels", png_declaring(100_000, 100_000),
-             "image has too many pixels; the limit is 16,777,216"),
-            ("a PNG declaring 4097x4096 pixels", png_declaring(4097, 4096), over_limit),
-            ("a real 4097x4096 PNG", encode(Image.new("L", (4097, 4096), 255)), over_limit),
-            ("a blank picture", encode(Image.new("L", (64, 64), 255)),
-             "the image holds no visible digit")]:
-        add(name, (body, "image/png"), {"digits_cnn": (400, message)})
-    add("image field that is not base64", (b'{"image": "%%%"}', "application/json"),
-        {"digits_cnn": (400, '"image" is not valid base64')})
-
-    # Family-specific limits.
-    add("only white space", (" \t\n\u00a0\u200b ".encode(), "text/plain"),
-        {"sentiment_rnn": (400, "text is empty or only white space")})
-    for name, body, message in [
-            ("digit 10", {"digit": 10}, '"digit" must be from 0 to 9, not 10'),
-            ("digit 7.0", {"digit": 7.0}, '"digit" must be an integer from 0 to 9, not 7.0'),
-            ("count 17", {"digit": 7, "count": 17}, '"count" must be from 1 to 16, not 17'),
-            ("seed -1", {"digit": 7, "seed": -1},
-             '"seed" must be from 0 to 9223372036854775807, not -1'),
-            ("seed 2**63", {"digit": 7, "seed": 2**63},
-             '"seed" must be from 0 to 9223372036854775807')]:
-        add(name, (json.dumps(body).encode(), "application/json"), {"digits_gan": (400, message)})
-    patient = VALID_JSON["diabetes_mlp"]
-    for name, body, message in [
-            ("an empty list", [], "empty list: send from 1 to 1,000 records"),
-            ("a bad record in a list", [patient, {**patient, "bmi": "high"}],
-             'record 1: field "bmi" must be a number, not a string'),
-            ("a value beyond 1,000,000", {**patient, "s1": 1e7},
-             'field "s1" is beyond ±1,000,000')]:
-        add(name, (json.dumps(body).encode(), "application/json"), {"diabetes_mlp": (400, message)})
+    # What only one family reads.
+    for model in MODELS:
+        for name, request in hook(model, "bad_inputs", dict)().items():
+            assert model not in table.get(name, {}), f"{model}: {name!r} is a case every family gets"
+            table.setdefault(name, {})[model] = request
 
     # Forms: TorchServe's frontend decodes them and hands the worker only their fields.
     add("a form with two fields", lambda m: multipart(
-        {"a": (None, b"x", None), "b": ("b", *good_request(m))}),
+        {"a": (None, b"x", None), "b": ("b", *sample_body(m))}),
         every(400, "the form has 2 fields (a, b); send one, or name the one"))
     add("a multipart form with no field", (b"--zz--\r\n", "multipart/form-data; boundary=zz"),
         every(400, "the body was sent as a form and holds no field"))
     add("text sent as a url-encoded form", (b"great product", FORM),
         every(400, "the body was sent as a form and holds no field"))
-    add("one form field of any name", lambda m: multipart({"upload": ("upload", *good_request(m))}),
+    add("one form field of any name", lambda m: multipart({"upload": ("upload", *sample_body(m))}),
         every(200, SAME_AS_GOOD))
     return table
 
@@ -249,7 +181,7 @@ def answer_alone(handler, body, content_type):
 
 @pytest.fixture(scope="module")
 def good_answers(in_process):
-    return {model: answer_alone(handler, *good_request(model))
+    return {model: answer_alone(handler, *sample_body(model))
             for model, handler in in_process.items()}
 
 
@@ -268,7 +200,7 @@ def check_refusal(response, status, message):
 
 
 def check_still_serving(server, model, pids_before, good_answer):
-    following = post(server, model, *good_request(model))
+    following = post(server, model, *sample_body(model))
     assert following.status_code == 200, following.text[:300]
     assert following.json() == good_answer
     assert server.worker_pids(model) == pids_before
@@ -333,20 +265,8 @@ BATCH_SIZE = 8  # conftest's batching_server batches up to 8 requests
 
 
 def good_requests(model) -> list:
-    """Eight different good requests for `model`: (body, content type)."""
-    if model == "digits_cnn":
-        return [(encode(draw_digit(digit)), "image/png") for digit in "01234567"]
-    if model == "sentiment_rnn":
-        texts = ["great camera", "awful service, never again", "not bad at all", REVIEW,
-                 "the food was cold and bland", "I loved every page", "it broke in a week",
-                 "friendly staff and a fair price"]
-        return [(text.encode(), "text/plain") for text in texts]
-    if model == "digits_gan":
-        return [(json.dumps({"digit": digit, "count": 3, "seed": 1000 + digit}).encode(),
-                 "application/json") for digit in range(8)]
-    patient = VALID_JSON["diabetes_mlp"]
-    return [(json.dumps({**patient, "age": 30 + 5 * i, "bmi": 20.0 + i}).encode(),
-             "application/json") for i in range(8)]
+    """Eight different good requests for `model` (its good_requests): (body, content type)."""
+    return hook(model, "good_requests")()
 
 
 def bad_requests(model) -> list:

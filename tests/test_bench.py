@@ -15,16 +15,18 @@ import pytest
 
 from bench import noop_handler, profile
 from bench.targets import evaluate
+from handlers import handler_class
+from harness.examples import subject
 from harness.settings import ROOT
 from tests.under_test import MODELS
 
-MODEL = "digits_cnn"
+MODEL = subject("benchmark")
 CONCURRENCIES = [1, 8, 32, 64]
 
 
 @pytest.fixture(scope="module")
 def quick_run(checkpoint_dir, tmp_path_factory):
-    """A quick benchmark of digits_cnn on real TorchServe servers and the LitServe peer →
+    """A quick benchmark of the benchmark's subject on real TorchServe servers and the LitServe peer →
     (result, output folder)."""
     pytest.importorskip("aiohttp", reason="install requirements-bench.txt")
     pytest.importorskip("litserve", reason="install requirements-bench.txt")
@@ -113,7 +115,7 @@ def test_the_noop_handler_answers_a_constant_for_each_request():
 def test_profile_buckets_name_the_handler_step_or_the_wait():
     base = "run_server (ts/model_service_worker.py:1)"
     step = (base + ";handle (handlers/torchserve_handler.py:2)"
-            ";DigitsCNNHandler.preprocess (handlers/digits_cnn.py:3)")
+            f";{handler_class(MODEL).__name__}.preprocess (handlers/{MODEL}.py:3)")
     assert profile.bucket(step.split(";")) == "preprocess"
     waiting = base + ";retrieve_msg (ts/protocol/otf_message_handler.py:4);recv (socket.py:5)"
     assert profile.bucket(waiting.split(";")) == "waiting for the frontend"

@@ -1,47 +1,46 @@
+"""Checkpoints: saved atomically, rebuilt from their constructor arguments, loaded weights_only;
+a family outside models/, missing keys or code inside are refused."""
+
 import pickle
 
 import pytest
 import torch
 
+from harness.examples import hook, subject
 from models.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
-from models.digits_cnn import LABELS, DigitsCNN
 from tests.hostile import WritesMarker
+
+MODEL = subject("checkpoint")
 
 
 def small_checkpoint(path, **changes):
-    model = DigitsCNN(pixel_mean=5.0, pixel_std=6.0, channels=(4, 8), hidden=16)
-    arguments = dict(family="digits_cnn", version="0.1", model=model,
-                     model_args={"pixel_mean": 5.0, "pixel_std": 6.0, "channels": (4, 8),
-                                 "hidden": 16},
-                     labels=LABELS, preprocessing={"image_size": 8}, metrics={"accuracy": 0.5},
-                     data={"source": "test"}, training={"epochs": 0})
+    """The subject family's small untrained model saved at `path` → (save_checkpoint's
+    arguments, a batch of its inputs)."""
+    family_arguments, batch = hook(MODEL, "small_checkpoint")()
+    arguments = dict(version="0.1", metrics={"accuracy": 0.5}, data={"source": "test"},
+                     training={"epochs": 0}, **family_arguments)
     arguments.update(changes)
     save_checkpoint(path, **arguments)
-    return model
-
-
-def test_model_maps_a_batch_of_digits_to_ten_logits():
-    model = DigitsCNN(pixel_mean=5.0, pixel_std=6.0).eval()
-    assert model(torch.rand(7, 1, 8, 8) * 16).shape == (7, 10)
+    return arguments, batch
 
 
 def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
-    model = small_checkpoint(tmp_path / "model.pt").eval()
+    arguments, batch = small_checkpoint(tmp_path / "model.pt")
+    model = arguments["model"].eval()
     checkpoint = load_checkpoint(tmp_path / "model.pt")
-    assert checkpoint["family"] == "digits_cnn" and checkpoint["version"] == "0.1"
+    assert checkpoint["family"] == MODEL and checkpoint["version"] == "0.1"
     assert checkpoint["torch_version"] == str(torch.__version__)
-    assert checkpoint["labels"] == list(LABELS)
+    assert checkpoint["labels"] == list(arguments["labels"])
     rebuilt = build_model(checkpoint)
-    pixels = torch.rand(3, 1, 8, 8) * 16
     with torch.inference_mode():
-        assert torch.equal(rebuilt(pixels), model(pixels))
+        assert torch.equal(rebuilt(batch), model(batch))
     assert not list(tmp_path.glob("*.tmp"))  # the atomic write left nothing behind
 
 
 @pytest.mark.parametrize("family, problem", [("not_a_model", "unknown model family"),
                                              ("checkpoint", "unknown model family"),
                                              ("os.path", "invalid model family"),
-                                             ("../digits_cnn", "invalid model family")])
+                                             (f"../{MODEL}", "invalid model family")])
 def test_a_family_outside_the_models_package_is_refused(tmp_path, family, problem):
     small_checkpoint(tmp_path / "model.pt", family=family)
     with pytest.raises(CheckpointError, match=problem):
@@ -49,7 +48,7 @@ def test_a_family_outside_the_models_package_is_refused(tmp_path, family, proble
 
 
 def test_missing_keys_are_named(tmp_path):
-    torch.save({"format": 1, "family": "digits_cnn"}, tmp_path / "model.pt")
+    torch.save({"format": 1, "family": MODEL}, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="missing version, model_args"):
         load_checkpoint(tmp_path / "model.pt")
 

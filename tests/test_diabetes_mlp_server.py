@@ -1,4 +1,6 @@
-"""diabetes_mlp on a real TorchServe: parity with the checkpoint, the sample, settings, bad input."""
+"""diabetes_mlp on a real TorchServe: parity with the checkpoint, the sample, settings, good and bad
+records at once. Each bad input alone: tests/test_bad_input.py, with the cases of
+families/diabetes_mlp.py."""
 
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -6,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from handlers.diabetes_mlp import MAX_RECORDS
 from handlers.messages import Request
 from models.checkpoint import load_checkpoint
 from models.diabetes_mlp import FEATURES
-from tests.calls import assert_invalid_input, post
+from tests.calls import post
 from tests.in_process import handler_fixture
 from training.diabetes_data import load_diabetes_splits
 
@@ -60,40 +61,6 @@ def test_model_description_shows_the_batch_settings_from_model_config(server):
     assert (description["batchSize"], description["maxBatchDelay"]) == (32, 2)
     assert (description["minWorkers"], description["maxWorkers"]) == (1, 2)
     assert description["responseTimeout"] == 30
-
-
-RECORD = json.loads(SAMPLE.read_text())
-HTTP_BAD_INPUTS = {
-    "empty body": (b"", "empty request body"),
-    "not JSON": (b"age=59, sex=2", "malformed JSON"),
-    "broken JSON": (b'{"age": 59, "sex"', "malformed JSON"),
-    "JSON string": (b'"hello"', "not a string"),
-    "JSON null": (b"null", "not null"),
-    "empty list": (b"[]", "empty list"),
-    "too many records": ([RECORD] * (MAX_RECORDS + 1), "the limit is 1,000"),
-    "missing field": ({k: v for k, v in RECORD.items() if k != "s6"}, "is missing field(s): s6"),
-    "unknown field": ({**RECORD, "height": 180}, "has unknown field(s): height"),
-    "string value": ({**RECORD, "bmi": "32.1"}, 'field "bmi" must be a number, not a string'),
-    "boolean value": ({**RECORD, "sex": True}, 'field "sex" must be a number, not a boolean'),
-    "NaN literal": (json.dumps({**RECORD, "bp": float("nan")}).encode(), 'field "bp" is NaN'),
-    "Infinity literal": (json.dumps({**RECORD, "s1": float("inf")}).encode(),
-                         'field "s1" is infinite'),
-    "deeply nested": (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
-    "bad record in a list": ([RECORD, {**RECORD, "age": None}],
-                             'record 1: field "age" must be a number, not null'),
-}
-
-
-@pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
-def test_bad_input_answers_400_and_the_worker_keeps_serving(server, in_process, case):
-    body, message = HTTP_BAD_INPUTS[case]
-    pids_before = server.worker_pids("diabetes_mlp")
-    assert_invalid_input(predict(server, body), message)
-
-    following = predict(server, RECORD)
-    assert following.status_code == 200
-    assert following.json() == in_process.handle([Request(RECORD)])[0].body
-    assert server.worker_pids("diabetes_mlp") == pids_before
 
 
 def test_concurrent_good_and_bad_requests_each_get_their_own_answer(server, in_process,

@@ -1,4 +1,5 @@
-"""digits_gan on a real TorchServe: byte parity with the checkpoint, batch invariance, quality, sample, bad input."""
+"""digits_gan on a real TorchServe: byte parity with the checkpoint, batch invariance, quality, sample.
+Its bad input: tests/test_bad_input.py, with the cases of families/digits_gan.py."""
 
 import base64
 import io
@@ -6,14 +7,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import requests
 import yaml
 from PIL import Image
 
 from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
-from tests.calls import assert_invalid_input
 from tests.in_process import handler_fixture
 from training.digits_gan_evaluation import classify_pngs, load_classifier
 
@@ -108,31 +107,3 @@ def test_model_description_shows_the_settings_from_model_config(server):
     [description] = server.describe("digits_gan")
     for key in ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers", "responseTimeout"):
         assert description[key] == settings[key], key
-
-
-HTTP_BAD_INPUTS = {
-    "empty body": (b"", "empty request body"),
-    "malformed JSON": (b'{"digit": ', "malformed JSON"),
-    "array": (b"[7]", "JSON body must be an object"),
-    "no digit": (b'{"count": 2}', "is missing field(s): digit"),
-    "unknown field": (b'{"digit": 7, "size": 28}', "has unknown field(s): size"),
-    "digit out of range": (b'{"digit": 12}', '"digit" must be from 0 to 9, not 12'),
-    "digit float": (b'{"digit": 7.5}', '"digit" must be an integer from 0 to 9, not 7.5'),
-    "digit string": (b'{"digit": "7"}', '"digit" must be an integer from 0 to 9, not a string'),
-    "digit boolean": (b'{"digit": true}', '"digit" must be an integer from 0 to 9, not true'),
-    "count too big": (b'{"digit": 7, "count": 17}', '"count" must be from 1 to 16, not 17'),
-    "count null": (b'{"digit": 7, "count": null}', '"count" must be an integer from 1 to 16'),
-    "seed too big": (b'{"digit": 7, "seed": 9223372036854775808}', '"seed" must be from 0 to'),
-    "seed 5000 digits": (b'{"digit": 7, "seed": 1' + b"0" * 5000 + b"}", "malformed JSON"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(HTTP_BAD_INPUTS))
-def test_bad_input_answers_400_and_the_worker_keeps_serving(server, case):
-    body, expected = HTTP_BAD_INPUTS[case]
-    pids_before = server.worker_pids("digits_gan")
-    assert_invalid_input(generate(server, body), expected)
-
-    following = generate(server, {"digit": 1, "count": 2, "seed": 5})
-    assert following.status_code == 200 and len(following.json()["images"]) == 2
-    assert server.worker_pids("digits_gan") == pids_before

@@ -10,16 +10,18 @@ import psutil
 import pytest
 import requests
 
+from harness.examples import sample_body
 from harness.torchserve import HTTP_TIMEOUT, free_ports, stop_process_group
 from tests.calls import post
 from tests.protocol_bodies import (bad_instance, plain_examples, v1_body, v2_body, wrong_datatype,
                                    wrong_shape)
-from tests.under_test import MODELS
+from tests.under_test import MODELS, first_with_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 # kserve needs psutil<6, which the main pins rule out: it has its own environment.
 KSERVE_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
 READY_TIMEOUT_S = 180  # as TorchServe gets: loading torch and four models on a busy 2-core machine
+IMAGE = first_with_sample("image/")  # a family that reads a picture sent as it is
 
 
 class KServeServer:
@@ -111,11 +113,11 @@ def test_v1_and_v2_answers_equal_torchserve_byte_for_byte(kserve_server, server,
     assert v2.content == served_v2.content
 
 
-@pytest.mark.skipif("digits_cnn" not in MODELS, reason="TEST_MODELS leaves out digits_cnn")
+@pytest.mark.skipif(IMAGE is None, reason="no family under test has a picture as its sample")
 def test_a_plain_image_on_the_v1_endpoint_gets_the_plain_answer(kserve_server, server):
-    png = (ROOT / "samples" / "digit_3.png").read_bytes()
-    answer = kserve_server.post("/v1/models/digits_cnn:predict", png, "image/png")
-    assert check(answer, 200, kserve_server) == post(server, "digits_cnn", png, "image/png").json()
+    png, content_type = sample_body(IMAGE)
+    answer = kserve_server.post(f"/v1/models/{IMAGE}:predict", png, content_type)
+    assert check(answer, 200, kserve_server) == post(server, IMAGE, png, content_type).json()
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -22,13 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.archives import build_store
-from harness.examples import calls_for
+from harness.examples import calls_for, subject
 from harness.load import Load
 from harness.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, start_private
 from reliability.management_under_load import poll_both
 from tools.management_gateway import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parent.parent
+MODEL = subject("gateway")
+ARCHIVE = f"{MODEL}.mar"  # in the store; requests below write it STORED, the folder outside FOREIGN
 PROPERTY = settings(max_examples=60, derandomize=True, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
@@ -52,15 +54,15 @@ def gated(model_store, checkpoint_dir, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("gateway")
     store = workdir / "store"
     store.mkdir()
-    shutil.copy(model_store / "digits_cnn.mar", store)
+    shutil.copy(model_store / ARCHIVE, store)
     marker = workdir / "foreign-code-ran"
     foreign = foreign_model(workdir / "outside" / "foreign", marker)
     server = start_private(workdir, store, enable_model_api="true")
     # Added after the start, which loads everything in the store: a folder that
-    # TorchServe would load by this name, and a second version of digits_cnn.
+    # TorchServe would load by this name, and a second version of the model.
     foreign_model(store / "inside.mar", marker)
-    build_store(workdir, ["digits_cnn"], checkpoint_dir, version="2.0")
-    (workdir / "digits_cnn.mar").rename(store / "digits_cnn_v2.mar")
+    build_store(workdir, [MODEL], checkpoint_dir, version="2.0")
+    (workdir / ARCHIVE).rename(store / f"{MODEL}_v2.mar")
     yield server, foreign, marker
     server.stop()
 
@@ -75,7 +77,7 @@ def registered(server):
 
 @pytest.fixture
 def server(gated):
-    """The gated server; after the test, no foreign code ran and only digits_cnn 1.0 is registered."""
+    """The gated server; after the test, no foreign code ran and only the model's 1.0 is registered."""
     torchserve, _, marker = gated
     yield torchserve
     ran = marker.read_text() if marker.exists() else ""
@@ -83,15 +85,15 @@ def server(gated):
     found = registered(torchserve)
     restore(torchserve, found)  # so that one failure does not fail every later test
     assert not ran, ran
-    assert found == {"digits_cnn": ["1.0"]}
+    assert found == {MODEL: ["1.0"]}
 
 
 def restore(server, found):
-    """Unregister everything but digits_cnn 1.0, which becomes the default again."""
-    call(server, "PUT", "/models/digits_cnn/1.0/set-default")
+    """Unregister everything but the model's 1.0, which becomes the default again."""
+    call(server, "PUT", f"/models/{MODEL}/1.0/set-default")
     for name, versions in found.items():
         for version in versions:
-            if (name, version) != ("digits_cnn", "1.0"):
+            if (name, version) != (MODEL, "1.0"):
                 call(server, "DELETE", f"/models/{name}/{version}")
 
 
@@ -140,7 +142,7 @@ def test_a_json_body_cannot_carry_another_url_than_the_query(server, gated):
     _, foreign, _ = gated
     body = json.dumps({"url": str(foreign), "model_name": "x", "initial_workers": 1,
                        "synchronous": True}).encode()
-    status, answer = call(server, "POST", "/models?url=digits_cnn.mar",
+    status, answer = call(server, "POST", f"/models?url={ARCHIVE}",
                           [("Content-Type", "application/json")], body)
     assert status == 400 and "both the query and the JSON body" in answer["message"]
     status, answer = call(server, "POST", "/models", [("Content-Type", "application/json")], body)
@@ -187,34 +189,34 @@ def test_grpc_management_cannot_be_reached(server):
     ("POST", "/MODELS?url=FOREIGN", [], b""),
     ("POST", "/models;a=b?url=FOREIGN", [], b""),
     ("POST", "/mod%65ls?url=%2Fetc%2Fpasswd", [], b""),
-    ("POST", "/models?url=digits_cnn.mar&url=FOREIGN", [], b""),
-    ("POST", "/models?model_name=z;url=FOREIGN&url=digits_cnn.mar", [], b""),
-    ("POST", "/models?=url=FOREIGN&url=digits_cnn.mar", [], b""),
-    ("POST", "/models?url=digits_cnn.mar#&url=FOREIGN", [], b""),
+    ("POST", "/models?url=STORED&url=FOREIGN", [], b""),
+    ("POST", "/models?model_name=z;url=FOREIGN&url=STORED", [], b""),
+    ("POST", "/models?=url=FOREIGN&url=STORED", [], b""),
+    ("POST", "/models?url=STORED#&url=FOREIGN", [], b""),
     ("POST", "/models?%75rl=FOREIGN", [], b""),
     ("POST", "/models?URL=FOREIGN", [], b""),
     ("POST", "/models?url=inside.mar&initial_workers=1&synchronous=true", [], b""),
     ("POST", "/models?url=..%2Foutside%2Fforeign", [], b""),
-    ("POST", "/models?url=digits_cnn.mar&handler=FOREIGN%2Fmarker_handler.py", [], b""),
-    ("POST", "/models?url=digits_cnn.mar&runtime=python3", [], b""),
+    ("POST", "/models?url=STORED&handler=FOREIGN%2Fmarker_handler.py", [], b""),
+    ("POST", "/models?url=STORED&runtime=python3", [], b""),
     ("POST", "/models?url=FOREIGN", [("Content-Type", "application/json")], b""),
     ("POST", "/models", [("Content-Type", "application/json; charset=utf-8")],
      b'{"url": "FOREIGN", "initial_workers": 1, "synchronous": true}'),
     ("POST", "/models", [("Content-Type", "APPLICATION/JSON")],
-     b'{"url": "digits_cnn.mar", "url": "FOREIGN", "initial_workers": 1}'),
+     b'{"url": "STORED", "url": "FOREIGN", "initial_workers": 1}'),
     ("POST", "/models", [("Content-Type", "application/json")], b"{url: 'FOREIGN'}"),
     ("POST", "/models", [("Content-Type", "application/json")], b'[{"url": "FOREIGN"}]'),
     ("POST", "/models", [("Content-Type", "application/json")],
-     b'{"url": "digits_cnn.mar", "handler": "FOREIGN/marker_handler.py"}'),
+     b'{"url": "STORED", "handler": "FOREIGN/marker_handler.py"}'),
     ("POST", "/models", [("Content-Type", "text/plain")], b'{"url": "FOREIGN"}'),
     ("POST", "/models", [], b'{"url": "FOREIGN"}'),
-    ("POST", "/models?url=digits_cnn.mar",
+    ("POST", "/models?url=STORED",
      [("Content-Type", "text/plain"), ("Content-Type", "application/json")], b'{"url": "FOREIGN"}'),
-    ("POST", "/models?url=digits_cnn.mar", [("Transfer-Encoding", "chunked"),
+    ("POST", "/models?url=STORED", [("Transfer-Encoding", "chunked"),
                                             ("Content-Type", "application/json")], b"CHUNKED"),
-    ("POST", "/models?url=digits_cnn.mar", [("Content-Length", "5"), ("Content-Length", "40")],
+    ("POST", "/models?url=STORED", [("Content-Length", "5"), ("Content-Length", "40")],
      b'{"url": "FOREIGN"}'),
-    ("POST", "/models?url=digits_cnn.mar", [("Content-Length", "+18")], b'{"url": "FOREIGN"}'),
+    ("POST", "/models?url=STORED", [("Content-Length", "+18")], b'{"url": "FOREIGN"}'),
     ("post", "/models?url=FOREIGN", [], b""),
     ("PATCH", "/models?url=FOREIGN", [], b""),
     ("POST", "/workflows?url=FOREIGN&workflow_name=w", [], b""),
@@ -226,8 +228,8 @@ def test_grpc_management_cannot_be_reached(server):
 ])
 def test_neighbours_of_the_bypasses_are_refused(server, gated, method, target, headers, body):
     _, foreign, _ = gated
-    target = target.replace("FOREIGN", str(foreign))
-    body = body.replace(b"FOREIGN", str(foreign).encode())
+    target = target.replace("FOREIGN", str(foreign)).replace("STORED", ARCHIVE)
+    body = body.replace(b"FOREIGN", str(foreign).encode()).replace(b"STORED", ARCHIVE.encode())
     if body == b"CHUNKED":
         chunk = json.dumps({"url": str(foreign)}).encode()
         body = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
@@ -256,7 +258,7 @@ def foreign_registrations(draw):
     path = "/" + escape_some(word, draw(st.lists(st.booleans(), min_size=len(word),
                                                   max_size=len(word))))
     pieces = draw(st.lists(st.sampled_from([
-        "url=FOREIGN", "url=digits_cnn.mar", "%75rl=FOREIGN", "url=inside.mar", "handler=h.py",
+        "url=FOREIGN", "url=STORED", "%75rl=FOREIGN", "url=inside.mar", "handler=h.py",
         "model_name=m", "initial_workers=1", "synchronous=true", "url=%2Fetc", "=url=FOREIGN"]),
         min_size=1, max_size=4))
     separators = draw(st.lists(st.sampled_from(["&", ";", "&&"]), min_size=len(pieces),
@@ -271,7 +273,7 @@ def foreign_registrations(draw):
     if draw(st.booleans()):
         fields = draw(st.dictionaries(st.sampled_from(["url", "handler", "model_name",
                                                        "initial_workers", "synchronous"]),
-                                      st.sampled_from(["FOREIGN", "digits_cnn.mar", "inside.mar",
+                                      st.sampled_from(["FOREIGN", "STORED", "inside.mar",
                                                        1, True]), min_size=1, max_size=3))
         body = json.dumps(fields).encode()
     if draw(st.booleans()):
@@ -284,15 +286,15 @@ def foreign_registrations(draw):
 def test_no_near_miss_registers_a_foreign_folder(gated, request):
     torchserve, foreign, marker = gated
     method, target, headers, body = request
-    target = target.replace("FOREIGN", str(foreign))
-    body = body.replace(b"FOREIGN", str(foreign).encode())
+    target = target.replace("FOREIGN", str(foreign)).replace("STORED", ARCHIVE)
+    body = body.replace(b"FOREIGN", str(foreign).encode()).replace(b"STORED", ARCHIVE.encode())
     status, answer = call(torchserve, method, target, headers, body)
     assert status < 500, (status, answer)
-    # Some near misses are plain registrations from the store (digits_cnn.mar as model "m"):
+    # Some near misses are plain registrations from the store (the archive as model "m"):
     # they may pass, and are removed again.
-    for name in set(registered(torchserve)) - {"digits_cnn"}:
+    for name in set(registered(torchserve)) - {MODEL}:
         urls = {version["modelUrl"] for version in call(torchserve, "GET", f"/models/{name}/all")[1]}
-        assert urls == {"digits_cnn.mar"}, (name, urls, request)
+        assert urls == {ARCHIVE}, (name, urls, request)
         assert call(torchserve, "DELETE", f"/models/{name}")[0] == 200
     assert not marker.exists(), request
 
@@ -300,40 +302,40 @@ def test_no_near_miss_registers_a_foreign_folder(gated, request):
 def test_after_every_attempt_nothing_foreign_is_registered_and_no_foreign_code_ran(server, gated):
     _, _, marker = gated
     assert not marker.exists()
-    assert registered(server) == {"digits_cnn": ["1.0"]}
+    assert registered(server) == {MODEL: ["1.0"]}
 
 
 # The documented flows still work through the gateway.
 
 def test_register_scale_set_default_and_unregister_an_archive_from_the_store(server):
-    status, answer = call(server, "POST", "/models?url=digits_cnn_v2.mar&initial_workers=1"
+    status, answer = call(server, "POST", f"/models?url={MODEL}_v2.mar&initial_workers=1"
                           "&synchronous=true")
     assert status == 200, answer
-    assert registered(server) == {"digits_cnn": ["1.0", "2.0"]}
-    status, answer = call(server, "PUT", "/models/digits_cnn/2.0?min_worker=2&max_worker=2"
+    assert registered(server) == {MODEL: ["1.0", "2.0"]}
+    status, answer = call(server, "PUT", f"/models/{MODEL}/2.0?min_worker=2&max_worker=2"
                           "&synchronous=true")
     assert status == 200, answer
-    assert server.ready_workers("digits_cnn/2.0") == 2
-    assert call(server, "PUT", "/models/digits_cnn/2.0/set-default")[0] == 200
-    assert server.describe("digits_cnn")[0]["modelVersion"] == "2.0"
-    assert call(server, "PUT", "/models/digits_cnn/1.0/set-default")[0] == 200
-    status, answer = call(server, "DELETE", "/models/digits_cnn/2.0")
+    assert server.ready_workers(f"{MODEL}/2.0") == 2
+    assert call(server, "PUT", f"/models/{MODEL}/2.0/set-default")[0] == 200
+    assert server.describe(MODEL)[0]["modelVersion"] == "2.0"
+    assert call(server, "PUT", f"/models/{MODEL}/1.0/set-default")[0] == 200
+    status, answer = call(server, "DELETE", f"/models/{MODEL}/2.0")
     assert status == 200, answer
 
 
 def test_a_registration_in_a_json_body_alone_works(server):
     status, answer = call(server, "POST", "/models", [("Content-Type", "application/json")],
-                          json.dumps({"url": "digits_cnn_v2.mar", "initial_workers": 1,
+                          json.dumps({"url": f"{MODEL}_v2.mar", "initial_workers": 1,
                                       "synchronous": True}).encode())
     assert status == 200, answer
-    assert registered(server) == {"digits_cnn": ["1.0", "2.0"]}
-    assert call(server, "DELETE", "/models/digits_cnn/2.0")[0] == 200
+    assert registered(server) == {MODEL: ["1.0", "2.0"]}
+    assert call(server, "DELETE", f"/models/{MODEL}/2.0")[0] == 200
 
 
 def test_listing_describing_and_the_token_api_pass(server):
     status, page = call(server, "GET", "/models?limit=1")
-    assert status == 200 and [m["modelName"] for m in page["models"]] == ["digits_cnn"]
-    assert call(server, "GET", "/models/digits_cnn/1.0/")[0] == 200
+    assert status == 200 and [m["modelName"] for m in page["models"]] == [MODEL]
+    assert call(server, "GET", f"/models/{MODEL}/1.0/")[0] == 200
     api_key = [("Authorization", f"Bearer {server.keys.key('API')}")]
     renewed = send(server, request_bytes(server, "GET", "/token?type=inference", api_key,
                                          key=False))
@@ -355,7 +357,7 @@ def test_a_slow_sender_is_cut_off_and_others_are_served_meanwhile(server):
                 pass
             except OSError:
                 break
-            assert registered(server) == {"digits_cnn": ["1.0"]}  # others still served
+            assert registered(server) == {MODEL: ["1.0"]}  # others still served
             try:
                 slow.sendall(b"X-Slow: 1\r\n")  # one header line a second, never the end
             except OSError:
@@ -387,7 +389,7 @@ def test_every_call_answers_within_the_http_timeout(server):
 def test_a_management_client_polling_under_inference_load_is_always_answered(server,
                                                                              checkpoint_dir):
     # reliability.management_under_load, scaled down: the gateway and the socket past it, side by side.
-    good, _ = calls_for("digits_cnn", checkpoint_dir, size=20)
+    good, _ = calls_for(MODEL, checkpoint_dir, size=20)
     load = Load(server, itertools.cycle(good), concurrency=16, seconds=3)
     polls = poll_both(server, 3, load)
     assert load.outcomes and all(o.ok for o in load.outcomes)

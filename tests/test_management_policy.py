@@ -14,10 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.examples import subject
 from tests.netty_reading import reading
 from tools.management_policy import Refusal, decide
 
 FOREIGN = "/tmp/foreign/model"
+MODEL = subject("gateway")
+ARCHIVE = f"{MODEL}.mar"
 PROPERTY = settings(max_examples=1500, derandomize=True, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -25,7 +28,7 @@ PROPERTY = settings(max_examples=1500, derandomize=True, deadline=None,
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("store")
-    (folder / "digits_cnn.mar").write_bytes(b"archive")
+    (folder / ARCHIVE).write_bytes(b"archive")
     (folder / "folder.mar").mkdir()  # a folder TorchServe itself would load
     return folder
 
@@ -48,12 +51,12 @@ def paths(draw):
     word = draw(st.sampled_from(["models"] * 8 + ["Models", "MODELS", "models;x=1", "workflows", "token",
                                  "api-description", ".", "..", "v1", ""]))
     head = draw(st.sampled_from(["/"] * 8 + ["//", "/./", "/x/../", "/%2F", "/models/../"]))
-    tail = draw(st.sampled_from([""] * 8 + ["/", "//", "/%2F", "/digits_cnn", "/digits_cnn/1.0",
-                                 "/digits_cnn/1.0/set-default", "/token", "/.."]))
+    tail = draw(st.sampled_from([""] * 8 + ["/", "//", "/%2F", f"/{MODEL}", f"/{MODEL}/1.0",
+                                 f"/{MODEL}/1.0/set-default", "/token", "/.."]))
     return "/" + escaped(head[1:] + word, draw) + escaped(tail, draw)
 
 
-VALUES = st.sampled_from(["digits_cnn.mar"] * 4 + [FOREIGN, "folder.mar", "../digits_cnn.mar",
+VALUES = st.sampled_from([ARCHIVE] * 4 + [FOREIGN, "folder.mar", f"../{ARCHIVE}",
                           "file:///etc/passwd", "", "os:system", "true", "1", "x"])
 NAMES = st.sampled_from(["url"] * 4 + ["URL", "model_name", "handler", "runtime", "initial_workers",
                          "synchronous", "s3_sse_kms", "type", "min_worker", "", "url "])
@@ -64,7 +67,7 @@ def queries(draw):
     pieces = []
     for index in range(draw(st.integers(0, 3))):
         name, value = (draw(NAMES), draw(VALUES)) if index or draw(st.booleans()) else \
-            ("url", draw(st.sampled_from(["digits_cnn.mar", FOREIGN])))
+            ("url", draw(st.sampled_from([ARCHIVE, FOREIGN])))
         pieces.append(draw(st.sampled_from(["{n}={v}"] * 8 + ["{n}", "={n}={v}", "{n}=={v}"]))
                       .format(n=escaped(name, draw), v=escaped(value, draw)))
     separators = [draw(st.sampled_from(["&"] * 8 + [";", "&&", "#"])) for _ in pieces]
@@ -98,12 +101,12 @@ def requests_(draw):
 
 DOCUMENTED_CALLS = [("POST", "/models", ["url", "model_name", "initial_workers", "synchronous"]),
                     ("GET", "/models", ["limit", "next_page_token"]),
-                    ("PUT", "/models/digits_cnn/1.0", ["min_worker", "max_worker", "synchronous"]),
-                    ("PUT", "/models/digits_cnn/1.0/set-default", []),
-                    ("DELETE", "/models/digits_cnn/2.0", []), ("GET", "/token", ["type"])]
+                    ("PUT", f"/models/{MODEL}/1.0", ["min_worker", "max_worker", "synchronous"]),
+                    ("PUT", f"/models/{MODEL}/1.0/set-default", []),
+                    ("DELETE", f"/models/{MODEL}/2.0", []), ("GET", "/token", ["type"])]
 
 
-VALID = {"url": "digits_cnn.mar", "model_name": "x", "initial_workers": "1", "synchronous": "true",
+VALID = {"url": ARCHIVE, "model_name": "x", "initial_workers": "1", "synchronous": "true",
          "limit": "1", "next_page_token": "1", "min_worker": "1", "max_worker": "1",
          "type": "inference"}
 
@@ -112,8 +115,8 @@ VALID = {"url": "digits_cnn.mar", "model_name": "x", "initial_workers": "1", "sy
 def near_legit(draw):
     """Documented calls, escaped at random, with parameters in the query or a JSON body."""
     method, path, names = draw(st.sampled_from(DOCUMENTED_CALLS))
-    values = st.sampled_from(["digits_cnn.mar", FOREIGN, "folder.mar", "1", "true", "x",
-                              "inference", "digits_cnn.mar/../x", "+1", "1+1"])
+    values = st.sampled_from([ARCHIVE, FOREIGN, "folder.mar", "1", "true", "x",
+                              "inference", f"{ARCHIVE}/../x", "+1", "1+1"])
     chosen = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
     fields = {name: VALID[name] if draw(st.integers(0, 3)) else draw(values) for name in chosen}
     target = "/" + escaped(path[1:] + draw(st.sampled_from(["", "/", "//"])), draw)
@@ -185,24 +188,24 @@ def test_any_text_as_a_target_is_refused_or_rebuilt_plainly(store, text, method)
 
 @pytest.mark.parametrize("method, target, headers, body", [
     # The three bypasses of the issue, read as TorchServe reads them.
-    ("POST", "/models?url=digits_cnn.mar", [("Content-Type", "application/json")],
+    ("POST", f"/models?url={ARCHIVE}", [("Content-Type", "application/json")],
      json.dumps({"url": FOREIGN}).encode()),
     ("POST", f"/%6Dodels?url={FOREIGN}", [], b""),
     # A ';' splits parameters for Netty only, hiding a first url from other parsers.
-    ("POST", f"/models?model_name=z;url={FOREIGN}&url=digits_cnn.mar", [], b""),
+    ("POST", f"/models?model_name=z;url={FOREIGN}&url={ARCHIVE}", [], b""),
     ("POST", f"/models%2F?url={FOREIGN}", [], b""),
     ("POST", f"/models/?url={FOREIGN}", [], b""),
-    ("POST", f"/models?=url={FOREIGN}&url=digits_cnn.mar", [], b""),
+    ("POST", f"/models?=url={FOREIGN}&url={ARCHIVE}", [], b""),
     ("POST", "/models?url=folder.mar", [], b""),
     ("POST", "/models", [("Content-Type", "application/json")],
-     b'{"url": "digits_cnn.mar", "url": "' + FOREIGN.encode() + b'"}'),
+     b'{"url": "' + ARCHIVE.encode() + b'", "url": "' + FOREIGN.encode() + b'"}'),
     ("POST", "/models", [("Content-Type", "Application/JSON")],
-     json.dumps({"url": "digits_cnn.mar", "handler": "os:system"}).encode()),
+     json.dumps({"url": ARCHIVE, "handler": "os:system"}).encode()),
 ])
 def test_each_known_bypass_is_one_torchserve_would_act_on_and_is_refused(store, method, target,
                                                                           headers, body):
     call, detail = reading(method, target, headers, body)
-    assert call == "register" and (detail.get("url") != "digits_cnn.mar" or "handler" in detail)
+    assert call == "register" and (detail.get("url") != ARCHIVE or "handler" in detail)
     with pytest.raises(Refusal) as refused:
         decide(method, target, headers, body, store)
     assert 400 <= refused.value.status < 500
@@ -211,16 +214,16 @@ def test_each_known_bypass_is_one_torchserve_would_act_on_and_is_refused(store, 
 @pytest.mark.parametrize("method, target, headers, body, upstream_target", [
     ("GET", "/models", [], b"", "/models"),
     ("GET", "/models/?limit=10&next_page_token=2", [], b"", "/models?limit=10&next_page_token=2"),
-    ("GET", "/models/digits_cnn/all", [], b"", "/models/digits_cnn/all"),
-    ("PUT", "/models/digits_cnn?min_worker=2&max_worker=2&synchronous=TRUE", [], b"",
-     "/models/digits_cnn?min_worker=2&max_worker=2&synchronous=true"),
-    ("PUT", "/models/digits_cnn/2.0/set-default", [], b"", "/models/digits_cnn/2.0/set-default"),
-    ("DELETE", "/models/digits_cnn/2.0", [], b"", "/models/digits_cnn/2.0"),
-    ("POST", "/models?url=digits_cnn.mar&initial_workers=1&synchronous=false", [], b"",
-     "/models?url=digits_cnn.mar&initial_workers=1&synchronous=false"),
+    ("GET", f"/models/{MODEL}/all", [], b"", f"/models/{MODEL}/all"),
+    ("PUT", f"/models/{MODEL}?min_worker=2&max_worker=2&synchronous=TRUE", [], b"",
+     f"/models/{MODEL}?min_worker=2&max_worker=2&synchronous=true"),
+    ("PUT", f"/models/{MODEL}/2.0/set-default", [], b"", f"/models/{MODEL}/2.0/set-default"),
+    ("DELETE", f"/models/{MODEL}/2.0", [], b"", f"/models/{MODEL}/2.0"),
+    ("POST", f"/models?url={ARCHIVE}&initial_workers=1&synchronous=false", [], b"",
+     f"/models?url={ARCHIVE}&initial_workers=1&synchronous=false"),
     ("POST", "/models", [("Content-Type", "application/json")],
-     b'{"url": "digits_cnn.mar", "initial_workers": 1, "synchronous": true}',
-     "/models?url=digits_cnn.mar&initial_workers=1&synchronous=true"),
+     json.dumps({"url": ARCHIVE, "initial_workers": 1, "synchronous": True}).encode(),
+     f"/models?url={ARCHIVE}&initial_workers=1&synchronous=true"),
     ("GET", "/token?type=inference", [], b"", "/token?type=inference"),
 ])
 def test_documented_calls_are_rebuilt_as_plain_requests(store, method, target, headers, body,

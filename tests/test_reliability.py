@@ -7,23 +7,25 @@ import shutil
 
 import pytest
 
-from harness.examples import calls_for
+from harness.examples import calls_for, subject
 from harness.torchserve import HTTP_TIMEOUT, start_private
 from reliability import overload
 from reliability.crash import kill_one_worker_under_load
 
-MODEL = "digits_cnn"
+MODEL = subject("crash")
 QUEUE = 4  # job_queue_size: small, so a burst of a few dozen slow requests overflows it
 
 
 @pytest.fixture(scope="module")
 def small_queue_server(model_store, tmp_path_factory):
-    """A TorchServe serving digits_cnn alone, with a job queue of QUEUE requests."""
-    if not (model_store / f"{MODEL}.mar").exists():
-        pytest.skip(f"{MODEL} is not among TEST_MODELS")
+    """A TorchServe serving the crash and overload checks' subjects alone, with a job queue of
+    QUEUE requests."""
     folder = tmp_path_factory.mktemp("reliability")
     (folder / "store").mkdir()
-    shutil.copy(model_store / f"{MODEL}.mar", folder / "store")
+    for model in {MODEL, overload.MODEL}:
+        if not (model_store / f"{model}.mar").exists():
+            pytest.skip(f"{model} is not among TEST_MODELS")
+        shutil.copy(model_store / f"{model}.mar", folder / "store")
     server = start_private(folder, folder / "store", job_queue_size=QUEUE)
     yield server
     server.stop()

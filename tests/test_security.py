@@ -17,11 +17,15 @@ from ts.context import Context
 
 from handlers.torchserve_handler import TorchServeHandler
 from harness.archives import build_store
+from harness.examples import sample_body, subject
 from harness.torchserve import start_private
 from harness.torchserve import CLOSED_ADDRESS, HTTP_TIMEOUT, bearer
 from tests.hostile import WritesMarker
+from tests.in_process import assert_same_answers, expected_answers
 
 ROOT = Path(__file__).resolve().parent.parent
+MODEL = subject("gateway")  # the model registered and unregistered from the store
+ARCHIVE = f"{MODEL}.mar"
 
 
 def test_every_api_listens_on_loopback_only(server):
@@ -49,20 +53,20 @@ def ipv4(ip: str) -> str:
 @pytest.fixture(scope="module")
 def open_registration(model_store, checkpoint_dir, tmp_path_factory):
     """A server with the model API switched on (so behind the management gateway), a second
-    version of digits_cnn in its store, and an unpacked model folder outside the store."""
+    version of MODEL in its store, and an unpacked model folder outside the store."""
     workdir = tmp_path_factory.mktemp("model_api")
     store = workdir / "store"
     store.mkdir()
-    shutil.copy(model_store / "digits_cnn.mar", store)
+    shutil.copy(model_store / ARCHIVE, store)
     outside = workdir / "outside" / "unpacked"
-    with zipfile.ZipFile(store / "digits_cnn.mar") as mar:
+    with zipfile.ZipFile(store / ARCHIVE) as mar:
         mar.extractall(outside)
-    shutil.copy(store / "digits_cnn.mar", workdir / "outside" / "copy.mar")
+    shutil.copy(store / ARCHIVE, workdir / "outside" / "copy.mar")
 
     server = start_private(workdir, store, enable_model_api="true")
     # Added after the start, which loads every archive in the store.
-    build_store(workdir, ["digits_cnn"], checkpoint_dir, version="2.0")
-    (workdir / "digits_cnn.mar").rename(store / "digits_cnn_v2.mar")
+    build_store(workdir, [MODEL], checkpoint_dir, version="2.0")
+    (workdir / ARCHIVE).rename(store / f"{MODEL}_v2.mar")
     yield server, outside
     server.stop()
 
@@ -73,7 +77,7 @@ def register(server, **parameters):
 
 
 @pytest.mark.parametrize("url", [
-    "https://example.com/digits_cnn.mar",
+    f"https://example.com/{ARCHIVE}",
     "http://169.254.169.254/latest/meta-data/",
     "file:///etc/passwd",
     "OUTSIDE/unpacked",  # an unpacked model folder outside the store: TorchServe itself loads it
@@ -97,23 +101,25 @@ def test_registration_from_a_url_or_outside_the_store_is_refused(open_registrati
 
 def test_registration_cannot_swap_the_handler_code(open_registration):
     server, _ = open_registration
-    response = register(server, url="digits_cnn_v2.mar", handler="os:system")
+    response = register(server, url=f"{MODEL}_v2.mar", handler="os:system")
     assert response.status_code == 403
     assert "handler" in response.json()["message"]
 
 
-def test_an_archive_in_the_store_registers_and_unregisters(open_registration):
+def test_an_archive_in_the_store_registers_and_unregisters(open_registration, checkpoint_dir):
     server, _ = open_registration
-    response = register(server, url="digits_cnn_v2.mar", initial_workers=1, synchronous="true")
+    response = register(server, url=f"{MODEL}_v2.mar", initial_workers=1, synchronous="true")
     assert response.status_code == 200, response.text
-    versions = {entry["modelVersion"] for entry in server.describe("digits_cnn/all")}
+    versions = {entry["modelVersion"] for entry in server.describe(f"{MODEL}/all")}
     assert versions == {"1.0", "2.0"}
-    served = requests.post(f"{server.inference_url}/predictions/digits_cnn/2.0",
-                           data=(ROOT / "samples" / "digit_3.png").read_bytes(),
-                           headers={"Content-Type": "image/png", **bearer(server.inference_key())},
+    body, content_type = sample_body(MODEL)
+    served = requests.post(f"{server.inference_url}/predictions/{MODEL}/2.0", data=body,
+                           headers={"Content-Type": content_type, **bearer(server.inference_key())},
                            timeout=HTTP_TIMEOUT)
-    assert served.status_code == 200 and served.json()["label"] == "3"
-    removed = requests.delete(f"{server.management_url}/models/digits_cnn/2.0",
+    assert served.status_code == 200
+    assert_same_answers([served.json()], expected_answers(checkpoint_dir, MODEL, [body],
+                                                          content_type), MODEL)
+    removed = requests.delete(f"{server.management_url}/models/{MODEL}/2.0",
                               headers=bearer(server.management_key()), timeout=120)
     assert removed.status_code == 200, removed.text
 
@@ -126,7 +132,7 @@ def test_the_gateway_leaves_token_checks_to_torchserve(open_registration):
         assert response.status_code == 400
         assert response.json()["type"] == "InvalidKeyException"
         refused = requests.post(f"{server.management_url}/models", headers=headers,
-                                params={"url": "digits_cnn_v2.mar"}, timeout=HTTP_TIMEOUT)
+                                params={"url": f"{MODEL}_v2.mar"}, timeout=HTTP_TIMEOUT)
         assert refused.status_code == 400
     # TorchServe's own management API is only on a private socket now.
     assert server.properties["management_address"] == server.management_url
@@ -136,18 +142,18 @@ def test_the_gateway_leaves_token_checks_to_torchserve(open_registration):
 
 def test_a_checkpoint_carrying_code_is_refused_when_the_worker_loads_it(tmp_path):
     marker = tmp_path / "code-ran"
-    torch.save({"format": 1, "family": "digits_cnn", "payload": WritesMarker(marker)},
+    torch.save({"format": 1, "family": MODEL, "payload": WritesMarker(marker)},
                tmp_path / "model.pt")
-    context = Context("digits_cnn", str(tmp_path), {"model": {"serializedFile": "model.pt"}}, 1,
+    context = Context(MODEL, str(tmp_path), {"model": {"serializedFile": "model.pt"}}, 1,
                       None, "0.12.0", model_yaml_config={})
     with pytest.raises(pickle.UnpicklingError):
         TorchServeHandler().initialize(context)
     assert not marker.exists()
 
 
-SECRETS_AND_BUILD_OUTPUT = ["key_file.json", "logs/ts_log.log", "model_store/digits_cnn.mar",
-                            "checkpoints/digits_cnn/model.pt", ".venv/bin/python",
-                            "digits_cnn.mar", "logs/management_gateway.pid"]
+SECRETS_AND_BUILD_OUTPUT = ["key_file.json", "logs/ts_log.log", f"model_store/{ARCHIVE}",
+                            f"checkpoints/{MODEL}/model.pt", ".venv/bin/python",
+                            ARCHIVE, "logs/management_gateway.pid"]
 
 
 def test_no_secret_key_log_or_archive_is_committed_or_committable():

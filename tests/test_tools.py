@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from families.digits_cnn_pictures import draw_digit, encode
+from harness.examples import sample_body, subject
 from harness.torchserve import CLOSED_ADDRESS, private_config, start_private
 from harness.torchserve import HTTP_TIMEOUT, KeyFile, bearer, read_properties
 from tests.calls import post
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = read_properties(ROOT / "config.properties")
+MODEL = subject("tools")  # the model the keys are tried on and make serve's output names
 
 
 def test_config_binds_every_api_to_loopback():
@@ -43,7 +44,7 @@ def test_allowed_urls_matches_no_url_so_only_the_model_store_can_register():
     # TorchServe matches each comma-separated pattern against the whole URL.
     patterns = [re.compile(p, re.IGNORECASE) for p in CONFIG["allowed_urls"].split(",")]
     for url in ("https://example.com/model.mar", "http://169.254.169.254/latest/meta-data",
-                "file:///etc/passwd", "file:///tmp/model_store/digits_cnn.mar"):
+                "file:///etc/passwd", f"file:///tmp/model_store/{MODEL}.mar"):
         assert not any(p.fullmatch(url) for p in patterns), url
 
 
@@ -82,13 +83,13 @@ def keys_command(server, *args):
 
 
 def predict_status(server, key):
-    return post(server, "digits_cnn", encode(draw_digit("5")), "image/png", key=key).status_code
+    return post(server, MODEL, *sample_body(MODEL), key=key).status_code
 
 
 def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_path):
     store = tmp_path / "store"
     store.mkdir()
-    shutil.copy(model_store / "digits_cnn.mar", store)
+    shutil.copy(model_store / f"{MODEL}.mar", store)
     # Keys that live six seconds: expiry happens within the test, and a renewed
     # key lives long enough to be tried.
     server = start_private(tmp_path, store, token_expiration_min=0.1)
@@ -131,8 +132,8 @@ def test_serve_tool_starts_once_and_stops(model_store, tmp_path, model_api):
     try:
         started = serve("start")
         assert started.returncode == 0, started.stderr + started.stdout
-        assert "digits_cnn: 1 worker(s) READY" in started.stdout
-        assert "/predictions/digits_cnn" in started.stdout
+        assert f"{MODEL}: 1 worker(s) READY" in started.stdout
+        assert f"/predictions/{MODEL}" in started.stdout
         assert (tmp_path / "key_file.json").exists()
 
         # With the model API on, the management address is the gateway's.

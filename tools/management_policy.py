@@ -226,7 +226,7 @@ def checked(call, parameters, allowed, required, model_store):
     missing = [name for name in required if name not in parameters]
     if call == "register" and missing:
         raise Refusal(403, "RegistrationRefused", "registration needs a url: the file name of "
-                      "an archive in the model store, such as digits_cnn.mar")
+                      "an archive in the model store, such as <model>.mar")
     if missing:
         raise bad(f"{call} needs {', '.join(missing)}")
     canonical = []
@@ -237,7 +237,7 @@ def checked(call, parameters, allowed, required, model_store):
         if value is None and name == "url":
             raise Refusal(403, "RegistrationRefused",
                           "url must be the file name of an archive in the model store, such as "
-                          f"digits_cnn.mar; got {str(parameters[name])[:200]!r}")
+                          f"<model>.mar; got {str(parameters[name])[:200]!r}")
         if value is None:
             raise bad(f"{name} must be {describe_kind(allowed[name])}; "
                       f"got {str(parameters[name])[:100]!r}")
