@@ -7,7 +7,7 @@ import torch
 from models.checkpoint import build_model, load_checkpoint
 from models.diabetes_mlp import FEATURES
 from training.diabetes_data import load_diabetes_splits
-from training.diabetes_mlp import regression_metrics
+from training.regression import regression_metrics
 
 MIN_R2 = 0.4
 COMPARED = ("mlp", "mean_predictor", "linear_regression")

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # (figures from python -m tools.compare_formats, in docs/performance.md).
 KEPT = [(family, model_format) for family in MODELS
         for model_format in hook(family, "KEPT_FORMATS", ())]
+# Compiling takes seconds to tens of seconds a model: make test-fast leaves these out.
+COMPILING = ("aoti", "compile")
 ANY = MODELS[0]  # for what holds for every family
 COMPILED = [family for family, model_format in KEPT if model_format == "compile"]
 
@@ -35,7 +37,9 @@ def handler(checkpoint_dir, family, model_format="eager", package=None):
     return handler_class(family)(checkpoint, "cpu", model_format, package)
 
 
-@pytest.mark.parametrize("family, model_format", KEPT)
+@pytest.mark.parametrize("family, model_format", [
+    pytest.param(family, model_format, marks=[pytest.mark.compiles] * (model_format in COMPILING))
+    for family, model_format in KEPT])
 def test_kept_format_answers_like_eager_on_the_test_split(checkpoint_dir, tmp_path, family,
                                                           model_format):
     eager = handler(checkpoint_dir, family)
@@ -94,6 +98,7 @@ def test_unknown_format_is_a_clear_archive_error(tmp_path):
 
 
 @pytest.mark.skipif(not COMPILED, reason="no family under test keeps the compile format")
+@pytest.mark.compiles
 def test_compile_is_done_at_worker_start_not_in_the_first_requests(checkpoint_dir):
     from torch._dynamo.utils import counters
 
