@@ -35,14 +35,14 @@ def column_value(name: str, value, where: str) -> float:
     """One field of a record → its value as a float; raises InvalidInput naming the column."""
     # bool is an int in Python, but true/false is no measurement.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f'{where}column "{name}" must be a number, not {json_type(value)}',
+        raise InvalidInput(f'{where}field "{name}" must be a number, not {json_type(value)}',
                            reason="wrong_type")
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f'{where}column "{name}" is {"NaN" if math.isnan(value) else "infinite"}'
+        raise InvalidInput(f'{where}field "{name}" is {"NaN" if math.isnan(value) else "infinite"}'
                            "; send a finite number", reason="out_of_range")
     # Compared before converting: a huge JSON integer does not fit a float.
     if abs(value) > MAX_MAGNITUDE:
-        raise InvalidInput(f'{where}column "{name}" is beyond ±{MAX_MAGNITUDE:,.0f}',
+        raise InvalidInput(f'{where}field "{name}" is beyond ±{MAX_MAGNITUDE:,.0f}',
                            reason="out_of_range")
     return float(value)
 

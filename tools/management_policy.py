@@ -19,7 +19,6 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
 
 # Model names and versions as TorchServe derives them from archives, plus "all".
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
