@@ -66,6 +66,9 @@ class PictureExamples:
         **dict.fromkeys(["random bytes", "invalid UTF-8 text",
                          "review sent as application/octet-stream",
                          "a 5,000,000-character field"], (400, NOT_A_PICTURE)),
+        # A picture is read by its bytes, whatever its label: answered as if sent as one.
+        **dict.fromkeys(["image sent as text/plain", "image sent as application/octet-stream"],
+                        (200, "image/png")),
         "JSON body that is {kind}": (
             400, 'JSON body must be an object like {{"image": "<base64>"}}, not {kind}'),
         "missing fields": (400, "JSON body is missing field(s): image"),
@@ -110,7 +113,8 @@ class PictureExamples:
         data, content_type = self.sample()
         side = int(MAX_PIXELS ** 0.5)
         return {
-            "a picture cut short": (data[:len(data) // 2], content_type, 400, "image is"),
+            # Cut in its header or in its pixels, by the picture: both are called corrupt.
+            "a picture cut short": (data[:len(data) // 2], content_type, 400, "corrupt"),
             "a PNG declaring 100000x100000 pixels": (
                 png_declaring(100_000, 100_000), "image/png", 400, "image has too many pixels"),
             "a PNG declaring one row more than the limit": (

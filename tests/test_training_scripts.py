@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from harness.settings import model_families
+from tests.under_test import MODELS
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from tests.scripts import own_flags, run_training
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("family", model_families())
+@pytest.mark.parametrize("family", MODELS)
 def test_unknown_or_abbreviated_flags_fail_loudly(family, tmp_path, capsys):
     flags = own_flags(family)
     assert {"--epochs", "--dry-run", "--out", "--version"} <= set(flags)
@@ -24,7 +24,7 @@ def test_unknown_or_abbreviated_flags_fail_loudly(family, tmp_path, capsys):
     assert not (tmp_path / "model.pt").exists()
 
 
-@pytest.mark.parametrize("family", model_families())
+@pytest.mark.parametrize("family", MODELS)
 def test_dry_run_writes_checkpoint_metrics_and_a_picture(family, dry_run):
     printed, out = dry_run(family)
     assert "epoch   1/1" in printed and "cleaning: " in printed

@@ -1,12 +1,35 @@
-"""Pictures of arrows pointing up, down, left or right, drawn with Pillow at random sizes,
-positions and colours: an image folder the scaffold was not made for, to try it on."""
+"""Write four small data sets, one for each kind of family tools.new_family makes, as a user
+would bring them: docs/your-model.md makes a family of each.
+
+    python docs/your-model/example_data.py OUT
+
+OUT/wine.csv       tabular-classifier: scikit-learn's wine measurements, 13 columns and a label
+OUT/diabetes.csv   tabular-regressor: scikit-learn's diabetes measurements and a target
+OUT/topics.csv     text-classifier: 100 sentences about cooking or space, written by hand
+OUT/arrows/        image-classifier: arrows pointing up, down, left or right, drawn at random
+                   sizes, places and colours, a folder per direction
+"""
 
 import random
+import shutil
+import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from sklearn.datasets import load_diabetes, load_wine
 
+HERE = Path(__file__).resolve().parent
 DIRECTIONS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
+ARROWS_PER_DIRECTION = 40
+
+
+def write_tables(out: Path):
+    wine = load_wine(as_frame=True)
+    frame = wine.frame.rename(columns={"target": "label"})
+    frame["label"] = frame["label"].map(dict(enumerate(wine.target_names)))
+    frame.to_csv(out / "wine.csv", index=False)
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(out / "diabetes.csv", index=False)
+    shutil.copyfile(HERE / "topics.csv", out / "topics.csv")
 
 
 def contrasting(pick: random.Random, background) -> tuple:
@@ -44,11 +67,10 @@ def draw_arrow(pick: random.Random, direction: str) -> Image.Image:
     return image
 
 
-def draw_arrow_folder(folder, per_direction=40, seed=0) -> Path:
-    """A folder with one subfolder of `per_direction` arrow pictures per direction, some PNG and
-    some JPEG, as a person might collect them."""
+def write_arrows(folder: Path, per_direction=ARROWS_PER_DIRECTION, seed=0):
+    """A folder per direction of arrow pictures, some PNG and some JPEG, as a person might
+    collect them."""
     pick = random.Random(seed)
-    folder = Path(folder)
     for direction in DIRECTIONS:
         (folder / direction).mkdir(parents=True, exist_ok=True)
         for index in range(per_direction):
@@ -57,4 +79,18 @@ def draw_arrow_folder(folder, per_direction=40, seed=0) -> Path:
                 image.save(folder / direction / f"{index:03d}.jpg", quality=pick.randint(70, 95))
             else:
                 image.save(folder / direction / f"{index:03d}.png")
-    return folder
+
+
+def main(argv):
+    if len(argv) != 1:
+        raise SystemExit(__doc__)
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(out)
+    write_arrows(out / "arrows")
+    print(f"wrote {out}/wine.csv, diabetes.csv, topics.csv and arrows/ "
+          f"({ARROWS_PER_DIRECTION * len(DIRECTIONS)} pictures)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
