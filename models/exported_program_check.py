@@ -23,7 +23,7 @@ import re
 
 import torch
 
-from models.program_files import ModelZip, ProgramError
+from models.program_files import ModelZip, ProgramError, weights_only_refusal
 
 MODEL = "model"  # the one program torch.export.save writes, and torch.export.load returns
 FIXED_ENTRIES = {"archive_format", "archive_version", "byteorder", ".data/version",
@@ -133,9 +133,8 @@ def check_sample_inputs(model_zip: ModelZip):
     try:
         torch.load(io.BytesIO(model_zip.read(name)), map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ProgramError(f"{model_zip.where(name)}: sample inputs that only an unsafe "
-                           f"load reads ({type(error).__name__}: "
-                           f"{str(error).splitlines()[0][:120]})") from None
+        raise ProgramError(f"{model_zip.where(name)}: sample inputs that only an unsafe load "
+                           f"reads ({weights_only_refusal(error)})") from None
 
 
 def check_exported_program(model_zip: ModelZip):

@@ -7,6 +7,7 @@ top folder; the entries, not the file's suffix, say which of the three it is.
 
 import io
 import pickle
+import re
 import zipfile
 
 EXPORTED_PROGRAM = "exported_program"  # torch.export.save
@@ -127,3 +128,13 @@ def pickle_globals(data: bytes, allowed, where: str) -> set:
         raise ProgramError(f"{where}: not a pickle torch wrote ({type(error).__name__}: "
                            f"{error})") from None
     return scan.found
+
+
+def weights_only_refusal(error: Exception) -> str:
+    """torch.load(weights_only=True)'s error → what it refused, in a few words: torch's message is a
+    page long, and its line naming the refused global says it all."""
+    named = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", str(error), re.IGNORECASE)
+    if named:
+        return f"it pickles {named.group(1)}"
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

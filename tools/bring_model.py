@@ -33,7 +33,10 @@ from harness.settings import CHECKPOINTS, model_families
 from models.checkpoint import (CheckpointError, load_checkpoint, network_class, network_file,
                                save_checkpoint)
 from models.brought import BroughtNetwork, BroughtProgram
-from models.program_files import STATE_DICT, ModelZip, ProgramError, file_format
+from models.exported_program_check import check_exported_program
+from models.program_files import (EXPORTED_PROGRAM, STATE_DICT, ModelZip, ProgramError,
+                                  file_format, weights_only_refusal)
+from models.torchscript_check import check_torchscript
 from tools.brought_model_checks import (BATCH, BringError, check_batches, check_labels,
                                         family_inputs, one_line, report_lines, run, sample_answer,
                                         split_report)
@@ -85,8 +88,9 @@ def state_dict_in(data: bytes, what: str) -> dict:
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:
-        raise BringError(f"{what}: torch.load(weights_only=True) refuses it ({one_line(error)}); "
-                         "a whole pickled model is not read: save model.state_dict()") from None
+        raise BringError(f"{what}: torch.load(weights_only=True) refuses it "
+                         f"({weights_only_refusal(error)}); a whole pickled model is not read: "
+                         "save model.state_dict()") from None
     for key in STATE_DICT_KEYS:
         if isinstance(loaded, Mapping) and isinstance(loaded.get(key), Mapping):
             loaded = loaded[key]
@@ -136,8 +140,12 @@ def network_in_place(family: str, source):
         raise
 
 
-def program_model(program_format: str, data: bytes):
-    """A program file's format and bytes → (BroughtProgram loaded from them, its model_args)."""
+def program_model(program_format: str, data: bytes, what: str):
+    """A program file's format, bytes and name → (BroughtProgram loaded from them, its
+    model_args); raises ProgramError naming the file's unsafe entry."""
+    # Checked here under the file's name; the checkpoint's loader checks again.
+    model_zip = ModelZip(data, what)
+    (check_exported_program if program_format == EXPORTED_PROGRAM else check_torchscript)(model_zip)
     model_args = {"program_format": program_format, "size": len(data), "sha256": sha256(data)}
     model = BroughtProgram(**model_args)
     model.load_state_dict({"program": torch.frombuffer(bytearray(data), dtype=torch.uint8)})
@@ -233,7 +241,7 @@ def model_from_file(family, kind, path: Path, data: bytes, args):
     brought = {"format": kind, "file": path.name, "sha256": sha256(data), "bytes": len(data),
                "brought_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if kind != STATE_DICT:
-        model, model_args = program_model(kind, data)
+        model, model_args = program_model(kind, data, path.name)
         return model, {**model_args, "rows_per_call": 0}, brought
     model, model_args, code = network_model(family, data, path.name, args.network,
                                             constructor_arguments(args.args))
