@@ -11,6 +11,7 @@ import pickle
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -28,7 +29,7 @@ from models.program_files import ProgramError
 from tests.calls import post
 from tests.hostile import WritesMarker
 from tools.bring_model import bring, main, parse_args
-from tools.brought_model_checks import BringError
+from tools.brought_model_checks import BringError, in_label_order
 
 FAMILY = subject("bring a model")
 # The notebook's model: plain PyTorch, raw features in, standardization inside, one column out.
@@ -200,6 +201,15 @@ def test_a_class_file_changed_after_bringing_is_refused(brought, network_file_ke
         network_file_kept.write_bytes(source)
 
 
+def test_a_classifier_is_scored_in_its_labels_order_so_a_wrong_order_shows():
+    # The family's test targets are ids of its splits' classes; the model answers in --labels order.
+    splits = SimpleNamespace(classes=["cat", "dog", "owl"])
+    assert in_label_order(torch.tensor([0, 1, 2, 2]), splits, ["owl", "cat", "dog"]).tolist() == [
+        1, 2, 0, 0]
+    with pytest.raises(BringError, match=r"the labels \(cat, dog\) are not the family's classes"):
+        in_label_order(torch.tensor([0]), splits, ["cat", "dog"])
+
+
 # Refusals: files made unsafe or unfitting as an attacker or a slip would make them.
 
 def rewritten(data: bytes, changes: dict) -> bytes:
@@ -256,7 +266,8 @@ def aotinductor_code(data, marker):
 
 
 UNSAFE_PROGRAMS = [(pickled_weight, "stored as a pickled object"),
-                   (sample_inputs_needing_pickle, "sample inputs that only an unsafe load reads \\(it pickles (posix|os).system\\)"),
+                   (sample_inputs_needing_pickle,
+                    r"sample inputs that only an unsafe load reads \(it pickles (posix|os).system\)"),
                    (shape_expression_running_python, "sympy would evaluate it as Python"),
                    (guards_code, "guards_code, Python that running the program would exec"),
                    (aotinductor_code, "AOTInductor compiled code")]

@@ -95,9 +95,20 @@ def split_report(handler, splits, labels) -> dict:
     if splits.test_y.is_floating_point():
         report = regressor_report(handler.model, splits, "brought_model")
     else:
-        report = classifier_report(handler.model, inputs, splits.test_y, list(labels),
-                                   splits.train_y)
+        report = classifier_report(handler.model, inputs,
+                                   in_label_order(splits.test_y, splits, labels), list(labels),
+                                   in_label_order(splits.train_y, splits, labels))
     return {"split": "test", "rows": len(splits.test_y), **report}
+
+
+def in_label_order(targets, splits, labels):
+    """Class ids in the splits' order of classes → the same classes' places in `labels`, the
+    model's output order; raises BringError when `labels` are not the splits' classes."""
+    classes = list(getattr(splits, "classes", None) or labels)
+    if sorted(classes) != sorted(labels):
+        raise BringError(f"the labels ({', '.join(labels)}) are not the family's classes "
+                         f"({', '.join(classes)}); name the same classes in the model's order")
+    return torch.tensor([list(labels).index(classes[target]) for target in targets.tolist()])
 
 
 def report_lines(report: dict) -> list:
