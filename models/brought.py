@@ -89,6 +89,11 @@ class BroughtProgram(nn.Module):
     def forward(self, *inputs):
         if self.loaded is None:
             raise ProgramError("the program is loaded with the state_dict; call load_state_dict")
-        inputs = [part.to(self.compute_dtype) if part.is_floating_point() else part for part in inputs]
-        output = one_row_per_example(self.run(inputs))
+        inputs = [part.to(self.compute_dtype) if part.is_floating_point() else part
+                  for part in inputs]
+        output = self.run(inputs)
+        if not isinstance(output, torch.Tensor):
+            raise ProgramError(f"the program answers a {type(output).__name__}; the family's "
+                               "handler reads one tensor: save a model whose forward returns one")
+        output = one_row_per_example(output)
         return output.to(self.output_dtype) if output.is_floating_point() else output
