@@ -7,7 +7,7 @@ import random
 from handlers.diabetes_mlp import MAX_RECORDS
 from handlers.messages import Request
 from harness.examples import sample_body, tensor
-from models.diabetes_mlp import FEATURES
+from models.diabetes_mlp import FEATURES, TARGET
 from training.diabetes_data import load_diabetes_splits
 
 # The model computes in float64, so served answers are exact; a GPU's may differ in the one
@@ -22,8 +22,16 @@ KEPT_FORMATS = ("aoti",)
 # float64 keeps a record's answer independent of its batch; int8 would undo that.
 REFUSED_FORMATS = {"int8": "float32"}
 JSON = "application/json"
-# It trains in seconds: tests/test_a_new_family_needs_no_edits.py adds a copy of it as a new family.
-SUBJECT_OF = ("new family template",)
+# It trains in seconds: tests/test_a_new_family_needs_no_edits.py adds a copy of it as a new family;
+# its input is ten plain numbers, the smallest model a notebook brings (tests/test_bring_model.py).
+SUBJECT_OF = ("new family template", "bring a model")
+# What a model brought for this family answers (tools.bring_model).
+LABELS = (TARGET,)
+
+
+def evaluation_splits():
+    """→ the splits training makes (seed 0); a brought model is scored on their test split."""
+    return load_diabetes_splits(seed=0, log=lambda line: None)
 
 
 def bodies(checkpoint, size):

@@ -84,6 +84,11 @@ class PictureExamples:
         """The family's sample picture: (bytes, content type)."""
         return sample_body(self.family)
 
+    def evaluation_splits(self):
+        """→ the family's splits (seed 0); a brought model is scored on their test split, and
+        their classes are its labels (tools.bring_model)."""
+        return self.load_splits(seed=0, log=lambda line: None)
+
     def files(self, seed=0) -> list:
         return self.load_splits(seed=seed, log=lambda line: None).test_files
 

@@ -35,6 +35,11 @@ class TableExamples:
         """The family's sample record, a fresh copy each time."""
         return json.loads(sample_body(self.family)[0])
 
+    def evaluation_splits(self):
+        """→ the family's splits (seed 0); a brought model is scored on their test split, and
+        their classes are its labels (tools.bring_model)."""
+        return self.load_splits(seed=0, log=lambda line: None)
+
     def records(self, seed=0) -> list:
         """The test split's rows → records {feature: value}."""
         splits = self.load_splits(seed=seed, log=lambda line: None)

@@ -9,6 +9,8 @@
   so serve only packages built here (docs: README, "Model formats").
 - int8: dynamic int8 quantization of the Linear and GRU layers, done at load.
 
+A model brought as a program file (tools.bring_model) serves eager only.
+
 The eager module stays the handler's `model` either way: explanations need
 its gradients and the handlers read attributes (vocabulary, noise size) from it.
 """
@@ -22,6 +24,7 @@ from torch import nn
 from handlers import handler_class
 from handlers.hardware import to_device
 from models.checkpoint import load_checkpoint
+from models.brought import BroughtProgram
 
 FORMATS = ("eager", "compile", "aoti", "int8")
 FORMAT_FILE = "model_format"  # in the .mar: one line naming the format archive.sh chose
@@ -41,6 +44,17 @@ def check_format(name) -> str:
     """Format name → the same name; raises FormatError naming the known ones."""
     if name not in FORMATS:
         raise FormatError(f"unknown model format {name!r} (known: {', '.join(FORMATS)})")
+    return name
+
+
+def check_servable(handler, name) -> str:
+    """Handler and a format name → the same name; raises FormatError for a model brought as a
+    program in any format but eager."""
+    if name != "eager" and isinstance(handler.model, BroughtProgram):
+        raise FormatError(f"format {name} is not offered for a model brought as a "
+                          f"{handler.model.program_format}: compile, aoti and int8 rebuild the "
+                          "model from its Python layers, which a program file does not carry; "
+                          "serve it eager (model-config handler.format: eager)")
     return name
 
 
@@ -89,6 +103,7 @@ def build_package(handler, path) -> Path:
     """
     if handler.device.type != "cpu":
         raise FormatError("aoti packages are built for the CPU")
+    check_servable(handler, "aoti")
     batch = example_batch(handler)
     parts = batch if isinstance(batch, tuple) else (batch,)
     try:
@@ -135,7 +150,7 @@ def compiled(handler) -> nn.Module:
 
 def served_model(handler, name, package=None):
     """Handler with its eager model, a format name (and the .pt2 for aoti) → the callable to serve."""
-    check_format(name)
+    check_servable(handler, check_format(name))
     if name == "eager":
         return handler.model
     if name == "int8":

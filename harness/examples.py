@@ -23,6 +23,8 @@ any way is caught. What a family's module may hold:
   {case every family gets: (status, message)} where the family answers its own way;
   bad_inputs() → {case only it gets: (body, content type, status, message)};
   good_requests() → eight different good requests, to mix with bad ones in full batches;
+- evaluation_splits() → the family's Splits, whose test split a brought model is scored on, and
+  LABELS, what its models answer (tools.bring_model; a tabular family's splits name its classes);
 - slowest_body(), json_body(sample): the overload check's request, the benchmark's JSON body;
 - plain_examples() → two plain JSON bodies; v1_instances(first, second) (default: as they are),
   v2_inputs(first, second) and v2_outputs(first answer, second answer): the same two examples

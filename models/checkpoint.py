@@ -1,8 +1,11 @@
 """Versioned checkpoints that carry everything needed to rebuild and serve a model."""
 
+import hashlib
 import importlib
+import importlib.util
 import os
 import re
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,8 +13,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.brought import BroughtNetwork, BroughtProgram
+from models.program_files import STATE_DICT
+
 # Bumped when the checkpoint layout changes, so old files fail loudly, not subtly.
 CHECKPOINT_FORMAT = 1
+# A model brought from elsewhere (tools.bring_model) adds "brought" and model_args of its own
+# class: a reader of format 1 would build the family's architecture from them, so it must refuse.
+BROUGHT_FORMAT = 2
 
 REQUIRED_KEYS = ("format", "family", "version", "model_args", "state_dict", "labels",
                  "preprocessing", "metrics", "data", "torch_version")
@@ -38,11 +47,58 @@ def architecture(family: str) -> type:
     return module.ARCHITECTURE
 
 
+def network_file(family: str) -> Path:
+    """Family → the file holding the class of a state_dict brought for it: models/<family>_network.py."""
+    architecture(family)  # a valid family name, so the path stays in this package
+    return Path(__file__).resolve().parent / f"{family}_network.py"
+
+
+def network_class(family: str, name: str, sha256: str) -> type:
+    """Family, class name and the sha256 the checkpoint recorded → that class from the family's
+    models/<family>_network.py, run from the file's source as it is now; raises CheckpointError
+    when the file changed since the model was brought, or lacks the class."""
+    path = network_file(family)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise CheckpointError(f"invalid class name {name!r}")
+    try:
+        source = path.read_bytes()
+    except OSError:
+        raise CheckpointError(f"{path.name} is missing; it holds the class {name} of the "
+                              "brought model") from None
+    # The weights were checked against this source; a drifted copy would load them silently.
+    if hashlib.sha256(source).hexdigest() != sha256:
+        raise CheckpointError(f"{path.name} changed since the model was brought (sha256 differs); "
+                              "bring the model again with python -m tools.bring_model")
+    # Run from the bytes just checked, not from a cached import of an older version.
+    module_name = f"models.{path.stem}"
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(module_name, None))
+    module.__file__ = str(path)
+    sys.modules[module_name] = module
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    found = getattr(module, name, None)
+    if not (isinstance(found, type) and issubclass(found, nn.Module)):
+        raise CheckpointError(f"{path.name} has no nn.Module class {name}")
+    return found
+
+
+def new_model(checkpoint) -> nn.Module:
+    """Checkpoint dict → the model it describes, weights not yet loaded: the family's architecture,
+    or for a brought model its program, or its class from the family's network file."""
+    brought, model_args = checkpoint.get("brought"), checkpoint["model_args"]
+    if not brought:
+        return architecture(checkpoint["family"])(**model_args)
+    if brought["format"] == STATE_DICT:
+        network = network_class(checkpoint["family"], brought["class"], brought["class_sha256"])
+        return BroughtNetwork(network(**model_args))
+    return BroughtProgram(**model_args)
+
+
 def save_checkpoint(path, *, family, version, model, model_args, labels, preprocessing,
-                    metrics, data, training):
-    """Write a checkpoint dict to `path` atomically; returns the dict written."""
+                    metrics, data, training, brought=None):
+    """Write a checkpoint dict to `path` atomically; returns the dict written. `brought`: where a
+    model trained elsewhere came from (tools.bring_model), None for one trained here."""
     checkpoint = {
-        "format": CHECKPOINT_FORMAT,
+        "format": BROUGHT_FORMAT if brought else CHECKPOINT_FORMAT,
         "family": family,
         "version": str(version),
         "model_args": dict(model_args),
@@ -54,6 +110,7 @@ def save_checkpoint(path, *, family, version, model, model_args, labels, preproc
         "training": dict(training),
         "torch_version": str(torch.__version__),  # TorchVersion is not weights_only-safe
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"brought": dict(brought)} if brought else {}),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,15 +134,16 @@ def load_checkpoint(path):
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{path}: missing {', '.join(missing)}")
-    if checkpoint["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {checkpoint['format']}, this code reads {CHECKPOINT_FORMAT}")
+    expected = BROUGHT_FORMAT if "brought" in checkpoint else CHECKPOINT_FORMAT
+    if checkpoint["format"] != expected:
+        raise CheckpointError(f"{path}: checkpoint format {checkpoint['format']}, this code reads "
+                              f"{CHECKPOINT_FORMAT} (trained here) and {BROUGHT_FORMAT} (brought)")
     architecture(checkpoint["family"])
     return checkpoint
 
 
 def build_model(checkpoint, device="cpu") -> nn.Module:
     """Checkpoint dict → the model it describes, weights loaded, in eval mode on `device`."""
-    model = architecture(checkpoint["family"])(**checkpoint["model_args"])
+    model = new_model(checkpoint)
     model.load_state_dict(checkpoint["state_dict"], strict=True)
     return model.to(device).eval()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from harness.examples import hook, subject
-from models.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from models.checkpoint import (BROUGHT_FORMAT, CHECKPOINT_FORMAT, CheckpointError, build_model,
+                               load_checkpoint, save_checkpoint)
 from tests.hostile import WritesMarker
 
 MODEL = subject("checkpoint")
@@ -50,6 +51,17 @@ def test_a_family_outside_the_models_package_is_refused(tmp_path, family, proble
 def test_missing_keys_are_named(tmp_path):
     torch.save({"format": 1, "family": MODEL}, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="missing version, model_args"):
+        load_checkpoint(tmp_path / "model.pt")
+
+
+def test_a_brought_model_is_written_in_a_format_only_readers_of_brought_models_take(tmp_path):
+    # A format-1 reader would build the family's own architecture from a brought model's arguments.
+    small_checkpoint(tmp_path / "model.pt", brought={"format": "state_dict"})
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["format"] == BROUGHT_FORMAT != CHECKPOINT_FORMAT
+    checkpoint["format"] = CHECKPOINT_FORMAT
+    torch.save(checkpoint, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match=r"format 1, this code reads 1 \(trained here\) and 2"):
         load_checkpoint(tmp_path / "model.pt")
 
 

@@ -32,9 +32,11 @@ def regression_metrics(true, predicted) -> dict:
 def regressor_report(model, splits, name="model") -> dict:
     """Trained model and splits → test metrics of the model (under `name`), of predicting the
     training mean, and of linear regression fitted to the training split."""
+    # A model without weights of its own (a brought program) takes the split's dtype.
+    dtype = next((parameter.dtype for parameter in model.parameters()), splits.test_x.dtype)
     with torch.inference_mode():
         model.eval()
-        predicted = model(splits.test_x.to(next(model.parameters()).dtype)).double().numpy()
+        predicted = model(splits.test_x.to(dtype)).double().numpy()
     train_x, train_y = splits.train_x.numpy(), splits.train_y.numpy()
     test_x, test_y = splits.test_x.numpy(), splits.test_y.numpy()
     mean = np.full_like(test_y, float(train_y.mean()))
