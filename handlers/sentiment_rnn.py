@@ -7,7 +7,8 @@ from handlers.base import ModelHandler
 from handlers.explanations import DECIMALS, completeness, integrate
 from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
 from handlers.protocols import Tensor
-from models.sentiment_rnn import MAX_TEXT_CHARS, UNK_ID, normalize_text, pad_token_ids, tokenize
+from models.sentiment_rnn import MAX_TEXT_CHARS
+from models.text import UNK_ID, normalize_text, pad_token_ids, tokenize
 
 USAGE = 'send the review as a text/plain body, or JSON {"text": "..."}'
 # Path points a GRU evaluates in one forward/backward pass over a review: past

@@ -1,123 +1,22 @@
 """sentiment_rnn: a bidirectional GRU that reads a short English review and scores it positive or negative.
 
-The single source of truth for the family: the text normalization, the
-tokenizer, the subword encoding and the architecture live here, and
-training, evaluation and the handler all call them, so the served model
-reads text exactly as it was trained to.
-
-Each token is read as the mean of its embeddings: its own (when the
-training split taught it: the vocabulary) and those of its character
-3-, 4- and 5-grams with word boundaries ("<go", "goo", "ood", "od>", ...),
-hashed into a fixed number of buckets (fastText's subword scheme). A word
-never seen in training still reads through the pieces it shares with words
-that were ("delicious" with "delightful", "attentively" with "attentive"),
-so unknown words do not all collapse into one <unk> that decides the label.
-The vocabulary and the bucket count are constructor arguments, so they
-travel in the checkpoint's `model_args`; so does the temperature that
-calibrates the logit, fitted on the validation split.
+The single source of truth for the family: its labels, limits and architecture live here, and
+it reads text with models.text (normalization, tokens, hashed character n-grams), so
+training, evaluation and the handler read a review exactly alike. The vocabulary and the
+bucket count are constructor arguments, so they travel in the checkpoint's `model_args`; so
+does the temperature that calibrates the logit, fitted on the validation split.
 """
-
-import re
-import unicodedata
-import zlib
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-LABELS = ("negative", "positive")  # the model's logit scores LABELS[1]
-PAD = "<pad>"  # vocabulary[0]: fills a batch's shorter texts, and a token's shorter id lists
-UNK = "<unk>"  # vocabulary[1]: a token read as no word at all (the explanations' baseline)
-PAD_ID, UNK_ID = 0, 1
+from models.text import NGRAM_BUCKETS, PAD_ID, NgramEmbedding, TokenIds
 
+LABELS = ("negative", "positive")  # the model's logit scores LABELS[1]
 MAX_TEXT_CHARS = 1000  # longest text served, in characters as received; reviews are short
 MAX_TOKENS = 256  # a text's tokens beyond this are dropped: bounds the RNN's sequential work
 MIN_FREQUENCY = 2  # a word enters the vocabulary when the training split uses it this often
-NGRAM_SIZES = (3, 4, 5)  # character n-grams of "<word>", boundaries included
-NGRAM_BUCKETS = 1 << 15  # hashed n-gram rows after the vocabulary's: collisions are rare and mild
-MAX_WORD_CHARS = 20  # a longer word's n-grams come from its first 20 characters: bounds ids per token
-
-# The only controls kept: they separate words, and collapse to one space later.
-_WHITESPACE_CONTROLS = frozenset("\t\n\v\f\r")
-# Dropped: controls, format characters (zero-width space/joiner, BOM, bidi
-# overrides), lone surrogates, private use and unassigned code points. None
-# carries a word, and some hide text from the tokenizer or break encoding.
-_ILLEGAL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
-# "n't" is a token of its own, so "isn't", "wasn't" and "didn't" share one
-# negation the model learns once; otherwise a word with inner apostrophes
-# ("rock'n'roll", "it's") or one other symbol.
-_TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|\w+(?:'\w+)*|[^\w\s]")
-# Phones and word processors type curly apostrophes; "didn’t" must read as "didn't".
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
-
-
-# In ASCII the only illegal characters are the controls (Cc): this table drops
-# them in one C pass, where the per-character check below runs in Python.
-_ASCII_CONTROLS = {code: None for code in (*range(0x20), 0x7F)
-                   if chr(code) not in _WHITESPACE_CONTROLS}
-
-
-def strip_illegal_characters(text: str) -> str:
-    """Text → the same text without control, format, surrogate, private-use or unassigned characters."""
-    if text.isascii():
-        return text.translate(_ASCII_CONTROLS)
-    return "".join(ch for ch in text if ch in _WHITESPACE_CONTROLS
-                   or unicodedata.category(ch) not in _ILLEGAL_CATEGORIES)
-
-
-def normalize_unicode(text: str) -> str:
-    """Text → its NFKC form: fullwidth letters, ligatures and non-breaking spaces become plain ones."""
-    return unicodedata.normalize("NFKC", text)
-
-
-def collapse_white_space(text: str) -> str:
-    """Text → runs of white space (tabs, newlines, Unicode spaces) as one space, ends trimmed."""
-    return " ".join(text.split())
-
-
-# The order training counts them in and serving applies them in.
-NORMALIZATION_STEPS = (
-    ("illegal_characters", strip_illegal_characters),
-    ("unicode_normalized", normalize_unicode),
-    ("white_space", collapse_white_space),
-)
-
-
-def normalize_text(text: str) -> str:
-    """Raw text → illegal characters dropped, NFKC, white space collapsed; "" when nothing is left."""
-    for _, step in NORMALIZATION_STEPS:
-        text = step(text)
-    return text
-
-
-def tokenize(text: str) -> list:
-    """Normalized text → lower-case tokens: words, "n't", and single symbols ("isn't!" → is, n't, !)."""
-    return _TOKEN.findall(text.casefold().translate(_APOSTROPHES))
-
-
-def ngrams(token: str) -> list:
-    """Token → its character n-grams (NGRAM_SIZES) of "<token>", in order, repeats kept."""
-    marked = f"<{token[:MAX_WORD_CHARS]}>"
-    return [marked[i:i + n] for n in NGRAM_SIZES for i in range(len(marked) - n + 1)]
-
-
-def ngram_bucket(ngram: str, buckets=NGRAM_BUCKETS) -> int:
-    """Character n-gram → its bucket in [0, buckets): CRC-32 of its UTF-8, the same in every
-    process (Python's hash() is salted per process)."""
-    return zlib.crc32(ngram.encode("utf-8")) % buckets
-
-
-class NgramEmbedding(nn.Module):
-    """[N, T, K] id lists per token (PAD_ID-padded) → [N, T, D]: each token the mean of its ids'
-    embeddings; a token of PAD_ID only (batch padding) reads as zeros."""
-
-    def __init__(self, rows, dim):
-        super().__init__()
-        self.bag = nn.EmbeddingBag(rows, dim, mode="mean", padding_idx=PAD_ID)
-
-    def forward(self, ids):
-        n, t, k = ids.shape
-        return self.bag(ids.reshape(n * t, k)).reshape(n, t, -1)
 
 
 class SentimentRNN(nn.Module):
@@ -127,15 +26,12 @@ class SentimentRNN(nn.Module):
     def __init__(self, vocabulary, embedding_dim=64, hidden_size=64, dropout=0.3,
                  max_tokens=MAX_TOKENS, ngram_buckets=NGRAM_BUCKETS):
         super().__init__()
-        vocabulary = [str(token) for token in vocabulary]
-        if vocabulary[:2] != [PAD, UNK]:
-            raise ValueError(f"vocabulary must start with {PAD!r}, {UNK!r}")
-        self.vocabulary = vocabulary
+        self.tokens = TokenIds(vocabulary, ngram_buckets, int(max_tokens))
+        self.vocabulary = self.tokens.vocabulary
+        self.token_ids = self.tokens.token_ids  # token → vocabulary id
         self.max_tokens = int(max_tokens)
-        self.ngram_buckets = int(ngram_buckets)
-        self.token_ids = {token: index for index, token in enumerate(vocabulary)}
-        self._token_cache = {}  # token → its id list: reviews repeat words, hashing is the cost
-        self.embedding = NgramEmbedding(len(vocabulary) + self.ngram_buckets, embedding_dim)
+        self.ngram_buckets = self.tokens.ngram_buckets
+        self.embedding = NgramEmbedding(self.tokens.rows, embedding_dim)
         self.rnn = nn.GRU(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(2 * hidden_size, 1)
@@ -145,17 +41,11 @@ class SentimentRNN(nn.Module):
 
     def token_id_list(self, token: str) -> list:
         """Token → [its vocabulary id if it has one, then the ids of its n-gram buckets]."""
-        ids = self._token_cache.get(token)
-        if ids is None:
-            first = len(self.vocabulary)
-            buckets = [first + ngram_bucket(gram, self.ngram_buckets) for gram in ngrams(token)]
-            known = self.token_ids.get(token)
-            ids = self._token_cache[token] = ([known] if known is not None else []) + buckets
-        return ids
+        return self.tokens.token_id_list(token)
 
     def encode(self, text: str) -> list:
         """Normalized text → one id list per token (the first max_tokens); never PAD_ID or UNK_ID."""
-        return [self.token_id_list(token) for token in tokenize(text)[:self.max_tokens]]
+        return self.tokens.encode(text)
 
     def forward(self, token_ids, lengths=None):
         # Lengths default to the tokens with any id: encode never emits an empty list.
@@ -174,27 +64,3 @@ class SentimentRNN(nn.Module):
 ARCHITECTURE = SentimentRNN  # what models.checkpoint builds for a sentiment_rnn checkpoint
 
 
-def pad_token_ids(sequences) -> tuple:
-    """Texts' id lists per token (nested lists, or [T, K] tensors), none empty → ([N, longest T,
-    longest K] ids padded with PAD_ID, [N] lengths)."""
-    if all(torch.is_tensor(text) for text in sequences):  # the handler's collate: already [T, K]
-        lengths = torch.tensor([len(text) for text in sequences], dtype=torch.int64)
-        padded = torch.full((len(sequences), int(lengths.max()), max(text.shape[1] for text in sequences)),
-                            PAD_ID, dtype=torch.int64)
-        for row, text in enumerate(sequences):
-            padded[row, :text.shape[0], :text.shape[1]] = text
-        return padded, lengths
-    lengths = torch.tensor([len(text) for text in sequences], dtype=torch.int64)
-    width = max(len(ids) for text in sequences for ids in text)
-    # One flat fill, not a tensor write per token: training pads thousands of texts.
-    rows, columns, positions, values = [], [], [], []
-    for row, text in enumerate(sequences):
-        for column, ids in enumerate(text):
-            count = len(ids)
-            rows += [row] * count
-            columns += [column] * count
-            positions += range(count)
-            values += ids
-    padded = torch.full((len(sequences), int(lengths.max()), width), PAD_ID, dtype=torch.int64)
-    padded[rows, columns, positions] = torch.tensor(values, dtype=torch.int64)
-    return padded, lengths

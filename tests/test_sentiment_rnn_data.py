@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.sentiment_rnn import PAD, UNK, normalize_text, tokenize
+from models.text import PAD, UNK, normalize_text, tokenize
 from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, clean_reviews,
                                      load_sentiment_splits, read_reviews_csv, split_stratified)
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from families.sentiment_rnn import HAND_WRITTEN
-from models.sentiment_rnn import MAX_TOKENS, PAD_ID, UNK_ID, normalize_text, tokenize
+from models.sentiment_rnn import MAX_TOKENS
+from models.text import PAD_ID, UNK_ID, normalize_text, tokenize
 from tests.explaining import EXPLAIN, complete, post
 from tests.in_process import InProcessHandler, assert_same_answers, expected_answers
 

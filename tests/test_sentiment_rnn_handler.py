@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from families.sentiment_rnn import HAND_WRITTEN
 from handlers.messages import Request
 from handlers.sentiment_rnn import SentimentRNNHandler
-from models.sentiment_rnn import MAX_TEXT_CHARS, PAD_ID, normalize_text, pad_token_ids
+from models.sentiment_rnn import MAX_TEXT_CHARS
+from models.text import PAD_ID, normalize_text, pad_token_ids
 from tests.in_process import InProcessHandler, expected_answers
 
 ROOT = Path(__file__).resolve().parent.parent

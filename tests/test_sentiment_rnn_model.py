@@ -10,9 +10,9 @@ import torch
 
 from families.sentiment_rnn import HAND_WRITTEN
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
-from models.sentiment_rnn import (MAX_TOKENS, NGRAM_BUCKETS, PAD, PAD_ID, UNK, UNK_ID,
-                                  SentimentRNN, ngram_bucket, ngrams, normalize_text,
-                                  pad_token_ids, tokenize)
+from models.sentiment_rnn import MAX_TOKENS, SentimentRNN
+from models.text import (NGRAM_BUCKETS, PAD, PAD_ID, UNK, UNK_ID, ngram_bucket, ngrams,
+                         normalize_text, pad_token_ids, tokenize)
 from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, file_sha256,
                                      load_lexicon_splits, load_sentiment_splits, read_reviews_csv)
 from tests.scripts import run_training
@@ -70,7 +70,7 @@ def test_encode_reads_known_words_by_id_and_every_word_by_its_ngrams():
 
 def test_ngram_hashing_is_the_same_in_every_process():
     # Python's hash() of a str differs per process (PYTHONHASHSEED); the ids must not.
-    code = ("from models.sentiment_rnn import ngram_bucket, ngrams; "
+    code = ("from models.text import ngram_bucket, ngrams; "
             "print([ngram_bucket(g) for g in ngrams('attentive')])")
     runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env={"PYTHONHASHSEED": seed, "PATH": ""}, timeout=60).stdout

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from models.checkpoint import build_model, load_checkpoint
-from models.sentiment_rnn import normalize_text, tokenize
+from models.text import normalize_text, tokenize
 from training.lexicon_reviews import lexicon_reviews
 from training.sentiment_data import DEFAULT_DATA, WRITTEN_DATA, WRITTEN_DEV, read_reviews_csv
-from training.sentiment_eval import (HAND_WRITTEN, answer_quality, expected_calibration_error,
+from training.sentiment_eval import (answer_quality, expected_calibration_error,
                                      hand_written_metrics, read_hand_written)
 from training.sentiment_rnn import predict_probabilities
 from training.sentiment_seeds import SPREAD

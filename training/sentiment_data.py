@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from models.sentiment_rnn import LABELS, MIN_FREQUENCY, NORMALIZATION_STEPS, PAD, UNK, tokenize
+from models.sentiment_rnn import LABELS, MIN_FREQUENCY
+from models.text import NORMALIZATION_STEPS, PAD, UNK, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "training" / "data" / "sentiment.csv"

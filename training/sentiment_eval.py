@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from models.sentiment_rnn import LABELS, normalize_text
+from models.sentiment_rnn import LABELS
+from models.text import normalize_text
 from training.evaluation import expected_calibration_error
 
 HAND_WRITTEN = Path(__file__).resolve().parent / "data" / "sentiment_eval_handwritten.csv"

@@ -27,9 +27,9 @@ import torch
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from torch import nn
 
-from models.sentiment_rnn import (LABELS, MAX_TEXT_CHARS, MAX_TOKENS, MIN_FREQUENCY,
-                                  NGRAM_BUCKETS, NGRAM_SIZES, NORMALIZATION_STEPS, PAD, PAD_ID,
-                                  UNK, UNK_ID, SentimentRNN, pad_token_ids)
+from models.sentiment_rnn import LABELS, MAX_TEXT_CHARS, MAX_TOKENS, MIN_FREQUENCY, SentimentRNN
+from models.text import (NGRAM_BUCKETS, NGRAM_SIZES, NORMALIZATION_STEPS, PAD, PAD_ID, UNK,
+                         UNK_ID, pad_token_ids)
 from training.cli import training_parser
 from training.evaluation import classification_metrics
 from training.loop import fit
@@ -262,9 +262,9 @@ def main(argv=None):
     write_outputs(
         args.out, "sentiment_rnn", history, started, version=args.version, model=model,
         model_args=model_args, labels=LABELS, metrics=metrics, data=data,
-        preprocessing={"normalize": "models.sentiment_rnn.normalize_text",
+        preprocessing={"normalize": "models.text.normalize_text",
                        "steps": [name for name, _ in NORMALIZATION_STEPS],
-                       "tokenizer": "models.sentiment_rnn.tokenize", "lower_case": True,
+                       "tokenizer": "models.text.tokenize", "lower_case": True,
                        "vocabulary": "model_args.vocabulary", "vocabulary_size": len(vocabulary),
                        "min_frequency": args.min_frequency, "pad_token": PAD, "unk_token": UNK,
                        "ngram_sizes": list(NGRAM_SIZES), "ngram_buckets": NGRAM_BUCKETS,
