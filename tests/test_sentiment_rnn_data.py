@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from models.text import PAD, UNK, normalize_text, tokenize
-from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, clean_reviews,
-                                     load_sentiment_splits, read_reviews_csv, split_stratified)
+from training.sentiment_data import (DEFAULT_DATA, clean_reviews, load_sentiment_splits,
+                                     read_reviews_csv, split_stratified)
+from training.text_data import build_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "training" / "data" / "make_sentiment_data.py"

@@ -13,10 +13,12 @@ from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from models.sentiment_rnn import MAX_TOKENS, SentimentRNN
 from models.text import (NGRAM_BUCKETS, PAD, PAD_ID, UNK, UNK_ID, ngram_bucket, ngrams,
                          normalize_text, pad_token_ids, tokenize)
-from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, file_sha256,
-                                     load_lexicon_splits, load_sentiment_splits, read_reviews_csv)
 from tests.scripts import run_training
+from training.sentiment_data import (DEFAULT_DATA, load_lexicon_splits, load_sentiment_splits,
+                                     read_reviews_csv)
 from training.sentiment_rnn import predict_probabilities
+from training.tables import file_sha256
+from training.text_data import build_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 

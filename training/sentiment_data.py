@@ -1,15 +1,14 @@
 """Data preparation for sentiment_rnn: read a text,label CSV, clean it, split it, build the vocabulary."""
 
 import csv
-import hashlib
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from models.sentiment_rnn import LABELS, MIN_FREQUENCY
-from models.text import NORMALIZATION_STEPS, PAD, UNK, tokenize
+from models.sentiment_rnn import LABELS
+from training.tables import file_sha256
+from training.text_data import clean_texts, text_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "training" / "data" / "sentiment.csv"
@@ -19,30 +18,6 @@ WRITTEN_DATA = ROOT / "training" / "data" / "sentiment_written_train.csv"
 WRITTEN_DEV = ROOT / "training" / "data" / "sentiment_written_dev.csv"
 VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
-
-
-@dataclass
-class TextCleaningReport:
-    """How many rows each cleaning step repaired or removed."""
-
-    rows_in: int
-    illegal_characters: int = 0  # rows repaired: control, zero-width or other illegal characters stripped
-    unicode_normalized: int = 0  # rows repaired: changed by NFKC
-    white_space: int = 0  # rows repaired: white space collapsed or trimmed
-    missing: int = 0  # rows dropped: no text (after cleaning) or no label
-    unknown_labels: int = 0  # rows dropped: a label other than positive/negative
-    duplicates: int = 0  # rows dropped: the same tokens as an earlier row with the same label
-    conflicting: int = 0  # rows dropped: the same tokens appear with both labels
-    rows_out: int = 0
-    unknown_label_values: dict = field(default_factory=dict)  # label → rows, to see what was rejected
-
-    def __str__(self):
-        return (f"cleaning: {self.rows_in} rows in, {self.illegal_characters} with illegal characters "
-                f"stripped, {self.unicode_normalized} NFKC-normalized, {self.white_space} with white "
-                f"space collapsed, {self.missing} with missing text or label dropped, "
-                f"{self.unknown_labels} with unknown labels rejected, {self.duplicates} duplicates "
-                f"dropped, {self.conflicting} with conflicting labels dropped, "
-                f"{self.rows_out} rows kept")
 
 
 def read_reviews_csv(path) -> list:
@@ -60,52 +35,10 @@ def read_reviews_csv(path) -> list:
 
 
 def clean_reviews(rows):
-    """[(text, label)] → (texts, label ids, TextCleaningReport), in file order.
-
-    Texts go through the serving normalization (illegal characters stripped,
-    NFKC, white space collapsed). Rows with no text left or no label are
-    dropped, unknown labels rejected (labels are trimmed and lower-cased
-    first), and rows whose tokens repeat an earlier row's are dropped: the
-    model sees tokens, so a duplicate by any other measure could still sit in
-    both the training and the test split. Texts seen with both labels are
-    dropped entirely.
-    """
-    report = TextCleaningReport(rows_in=len(rows))
-    kept = []  # (key, text, label id)
-    for text, label in rows:
-        if text is None or label is None or not label.strip():
-            report.missing += 1
-            continue
-        for name, step in NORMALIZATION_STEPS:
-            cleaned = step(text)
-            if cleaned != text:  # each step's name is the report field counting its repairs
-                setattr(report, name, getattr(report, name) + 1)
-            text = cleaned
-        if not text:
-            report.missing += 1
-            continue
-        label = label.strip().lower()
-        if label not in LABELS:
-            report.unknown_labels += 1
-            report.unknown_label_values[label] = report.unknown_label_values.get(label, 0) + 1
-            continue
-        kept.append((" ".join(tokenize(text)), text, LABELS.index(label)))
-
-    labels_per_key = {}
-    for key, _, label in kept:
-        labels_per_key.setdefault(key, set()).add(label)
-    texts, label_ids, seen = [], [], set()
-    for key, text, label in kept:
-        if len(labels_per_key[key]) > 1:
-            report.conflicting += 1
-        elif key in seen:
-            report.duplicates += 1
-        else:
-            seen.add(key)
-            texts.append(text)
-            label_ids.append(label)
-    report.rows_out = len(texts)
-    return texts, label_ids, report
+    """[(text, label)] → (texts, label ids, TextCleaningReport), in file order: clean_texts with
+    labels trimmed, lower-cased and refused unless negative or positive."""
+    texts, labels, report = clean_texts(rows, LABELS, lambda label: label.strip().lower())
+    return texts, [LABELS.index(label) for label in labels], report
 
 
 def split_stratified(labels, seed):
@@ -115,14 +48,6 @@ def split_stratified(labels, seed):
     train, val = train_test_split(rest, test_size=VALIDATION_SHARE / (1.0 - TEST_SHARE),
                                   stratify=[labels[i] for i in rest], random_state=seed)
     return train, val, test
-
-
-def build_vocabulary(texts, min_frequency=MIN_FREQUENCY) -> list:
-    """Training texts → [PAD, UNK, tokens used at least min_frequency times, most frequent first]."""
-    counts = Counter(token for text in texts for token in tokenize(text))
-    frequent = [token for token, count in counts.items() if count >= min_frequency]
-    # Ties broken alphabetically, so the same texts always give the same ids.
-    return [PAD, UNK] + sorted(frequent, key=lambda token: (-counts[token], token))
 
 
 @dataclass
@@ -136,15 +61,6 @@ class SentimentSplits:
     test_texts: list
     test_labels: list
     data_info: dict
-
-
-def file_sha256(path) -> str:
-    """File → hex SHA-256 of its bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def display_path(path) -> str:
@@ -194,11 +110,6 @@ class RatedSplits:
     val: list
     test: list
     data_info: dict
-
-
-def text_key(text) -> str:
-    """Text → its tokens joined: two texts with one key read the same to the model."""
-    return " ".join(tokenize(text))
 
 
 def load_lexicon_splits(seed=0, limit=None, exclude=(), log=print) -> RatedSplits:

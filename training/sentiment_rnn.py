@@ -34,9 +34,10 @@ from training.cli import training_parser
 from training.evaluation import classification_metrics
 from training.loop import fit
 from training.outputs import write_outputs
-from training.sentiment_data import (DEFAULT_DATA, WRITTEN_DATA, WRITTEN_DEV, build_vocabulary,
-                                     display_path, load_lexicon_splits, load_sentiment_splits)
+from training.sentiment_data import (DEFAULT_DATA, WRITTEN_DATA, WRITTEN_DEV, display_path,
+                                     load_lexicon_splits, load_sentiment_splits)
 from training.sentiment_eval import answer_quality, hand_written_metrics
+from training.text_data import EncodedTexts, build_vocabulary
 
 # Defaults give a calibrated model that reads ordinary reviews, on a laptop CPU in about a minute.
 EPOCHS = 6  # upper bound; early stopping may end sooner
@@ -85,21 +86,6 @@ def parse_args(argv=None):
                         help=f"times a word must appear in the training split to enter the "
                              f"vocabulary (default {MIN_FREQUENCY})")
     return parser.parse_args(argv)
-
-
-class EncodedTexts:
-    """Cleaned texts, encoded once by the serving tokenizer; indexing pads just those rows, so a
-    batch is as wide as its own longest text and word."""
-
-    def __init__(self, model: SentimentRNN, texts):
-        self.encoded = [model.encode(text) for text in texts]
-
-    def __len__(self):
-        return len(self.encoded)
-
-    def __getitem__(self, index):
-        rows = range(len(self))[index] if isinstance(index, slice) else index.tolist()
-        return pad_token_ids([self.encoded[row] for row in rows])[0]
 
 
 def drop_words(vocabulary_size):
@@ -202,7 +188,7 @@ def main(argv=None):
     model = SentimentRNN(**model_args)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=WEIGHT_DECAY)
 
-    train_x, val_x = EncodedTexts(model, train_texts), EncodedTexts(model, val_texts)
+    train_x, val_x = EncodedTexts(model.encode, train_texts), EncodedTexts(model.encode, val_texts)
     val_y = torch.tensor(val_targets).float()
     history = fit(model, nn.BCEWithLogitsLoss(), optimizer,
                   train_x, torch.tensor(train_targets).float(), val_x, val_y,

@@ -125,7 +125,12 @@ def target_bins(targets: np.ndarray) -> np.ndarray:
 
 
 def file_sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """File → hex SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def copy_into(source, folder, name) -> Path:
