@@ -5,8 +5,9 @@ from captum.attr import LayerIntegratedGradients
 
 from handlers.base import ModelHandler
 from handlers.explanations import DECIMALS, completeness, integrate
-from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
+from handlers.messages import InvalidInput, Request
 from handlers.protocols import Tensor
+from handlers.text import text_of
 from models.sentiment_rnn import MAX_TEXT_CHARS
 from models.text import UNK_ID, normalize_text, pad_token_ids, tokenize
 
@@ -14,29 +15,6 @@ USAGE = 'send the review as a text/plain body, or JSON {"text": "..."}'
 # Path points a GRU evaluates in one forward/backward pass over a review: past
 # about 64 of 256-token texts the pass gets slower per point (cache), not faster.
 REVIEW_POINTS_PER_PASS = 32
-
-
-def text_from_json(value) -> str:
-    """Decoded JSON → the string in its "text" field; raises InvalidInput for any other shape."""
-    text = json_object(value, ("text",), required=("text",), example='{"text": "..."}')["text"]
-    if not isinstance(text, str):
-        raise InvalidInput(f'"text" must be a string, not {json_type(text)}', reason="wrong_type")
-    return text
-
-
-def starts_like_object(body) -> bool:
-    """Raw body (str or bytes) → whether its first visible character is "{"."""
-    start = body.lstrip()[:1]
-    return start in ("{", b"{")
-
-
-def text_from_bytes(body: bytes) -> str:
-    """Raw body bytes → text; raises InvalidInput when they are not UTF-8."""
-    try:
-        return bytes(body).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidInput(f"body is not valid UTF-8 text: byte 0x{error.object[error.start]:02x} "
-                           f"at position {error.start}", reason="undecodable") from None
 
 
 class SentimentRNNHandler(ModelHandler):
@@ -47,21 +25,8 @@ class SentimentRNNHandler(ModelHandler):
     v2_outputs = (Tensor("label", ("BYTES",)), Tensor("probability", ("FP32",)))
 
     def decode(self, request: Request) -> str:
-        """text/plain body, raw UTF-8 bytes, or JSON {"text": "..."} → the review as sent.
-
-        The content type decides: JSON types (…/json, …+json) are parsed;
-        any other text/* body is the review itself, even when it looks like
-        JSON; a body with no (or another) content type is JSON only when it
-        starts with "{".
-        """
-        body, kind = request.body, media_type(request)
-        if request.parsed:
-            return text_from_json(body)  # JSON TorchServe decoded: an object, null, a string...
-        if not body:
-            raise InvalidInput("empty request body; " + USAGE, reason="empty_body")
-        if kind.endswith("json") or (not kind.startswith("text/") and starts_like_object(body)):
-            return text_from_json(json_value(request))
-        return body if isinstance(body, str) else text_from_bytes(body)
+        """text/plain body, raw UTF-8 bytes, or JSON {"text": "..."} → the review as sent."""
+        return text_of(request, USAGE)
 
     def example_input(self) -> tuple:
         """→ one review's model input: ([1, 3, K] token ids, [1] length)."""

@@ -14,6 +14,7 @@ from tools.serve import sample_curl
 from training.image_folders import load_picture_splits
 from training.tables import DataError, is_missing, read_csv
 from training.tabular_data import load_table_splits
+from training.text_data import load_text_splits
 
 
 @dataclass
@@ -142,6 +143,21 @@ def inspect_pictures(family: Family):
                      f"Classes: {', '.join(f'`{name}`' for name in splits.classes)}."))
 
 
+def inspect_texts(family: Family):
+    """A text family's CSV → its classes, sample text and README answer; raises DataError as its
+    training would."""
+    splits = load_text_splits(family.data, log=quiet)
+    text, label = splits.test_texts[0], splits.classes[int(splits.test_y[0])]
+    family.sample = (text + "\n").encode()
+    family.sample_suffix = ".txt"
+    family.values.update(
+        content_type="text/plain", rows=f"{splits.data_info['rows']:,}",
+        answer=json.dumps({"label": label, "probability": 0.9}),
+        answer_note=(f"The answer is the likeliest class and its probability (this sample's class "
+                     f"in the data is `{label}`; the probability is your trained model's own). "
+                     f"Classes: {', '.join(f'`{name}`' for name in splits.classes)}."))
+
+
 def with_curl(inspect):
     """A kind's inspect → the same, adding the curl command make serve prints for the sample."""
     def inspect_and_curl(family: Family):
@@ -161,6 +177,9 @@ KINDS = {
         "a regressor of rows of named numbers",
         with_curl(lambda family: inspect_table(family, classify=False)),
         files("tabular-regressor", "tabular")),
+    "text-classifier": Kind(
+        "a classifier of short texts", with_curl(inspect_texts),
+        files("text-classifier", "text")),
     "image-classifier": Kind(
         "a classifier of pictures", with_curl(inspect_pictures),
         files("image-classifier", "image")),

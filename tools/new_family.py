@@ -126,12 +126,14 @@ def copy_data(source: Path, target: Path) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False,
+    parser = argparse.ArgumentParser(prog="python -m tools.new_family",
+                                     description=__doc__.split("\n")[0], allow_abbrev=False,
                                      epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="the family's name: lower-case letters, digits and '_'")
     parser.add_argument("--kind", required=True, choices=sorted(KINDS), help="what the model does")
-    parser.add_argument("--data", required=True, type=Path, help="the data to train on")
+    parser.add_argument("--data", required=True, type=Path, metavar="PATH",
+                        help="the data to train on (a CSV, or a folder of class folders)")
     args = parser.parse_args(argv)
 
     check_name(args.name)
