@@ -27,32 +27,41 @@ class DataError(ValueError):
 
 
 def read_csv(path, columns) -> pd.DataFrame:
-    """A CSV with a header holding `columns` (and maybe more) → its cells as stripped strings."""
+    """A CSV with a header holding `columns` (and maybe more) → its cells as stripped strings;
+    every row must have as many fields as the header."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file; give the path of a CSV with a header row")
     try:
         with open(path, encoding="utf-8-sig", newline="") as file:
-            header = [name.strip() for name in next((row for row in csv.reader(file) if row), [])]
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            skip_blank_lines=True)
+            reader = csv.reader(file)
+            lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); "
                         "save the CSV as UTF-8") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataError(f"{path}: not a CSV with a header row: {error}") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: not a CSV: {error}") from None
+    if not lines:
+        raise DataError(f"{path}: the file is empty; give a CSV with a header row")
+    (_, header), rows = lines[0], lines[1:]
+    header = [name.strip() for name in header]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise DataError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more "
                         "than once; give every column its own name")
-    frame.columns = header
     missing = [name for name in columns if name not in header]
     if missing:
         raise DataError(f"{path}: no column named {', '.join(map(repr, missing))}; "
                         f"the header has {', '.join(map(repr, header))}")
-    if frame.empty:
+    for line, row in rows:
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} fields where the header has "
+                            f"{len(header)}; put a value that holds a comma in double quotes "
+                            '("like, this")')
+    if not rows:
         raise DataError(f"{path}: the CSV has a header but no rows")
-    return frame.apply(lambda column: column.str.strip())
+    return pd.DataFrame([row for _, row in rows], columns=header, dtype=str).apply(
+        lambda column: column.str.strip())
 
 
 def is_missing(cells: pd.Series) -> np.ndarray:
