@@ -57,10 +57,11 @@ kserve-venv: $(VENV)-kserve/.installed
 test: checkpoints $(VENV)-kserve/.installed $(VENV)/.bench-installed
 	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest
 
-# The in-process tier, while working: every test that neither builds archives, starts a server
-# nor compiles a model (pytest.ini's `serving` and `compiles` markers); under 2 minutes on 2 cores.
+# The in-process tier, while working: every test that neither builds archives, starts a server,
+# compiles a model nor works in a scratch copy of the repository (pytest.ini's markers); under
+# 2 minutes on 2 cores.
 test-fast: checkpoints
-	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest -m "not serving and not compiles"
+	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest -m "not serving and not compiles and not scratch"
 
 # Load, soak, worker crash, upgrade, overload and management-gateway checks (docs/reliability.md),
 # each on a private TorchServe on free ports; about 7 minutes; they rewrite the figures in that file.

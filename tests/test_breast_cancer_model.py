@@ -26,10 +26,11 @@ def answer(handler, body):
 
 
 def test_the_trained_model_beats_always_answering_the_commonest_class(breast_cancer_checkpoint):
-    # Once you have measured your model over a few seeds (python -m training.breast_cancer --seed N),
-    # ask for the accuracy it must reach here, with a margin.
+    # Measured over five seeds (python -m training.breast_cancer --seed N, 0 to 4): test
+    # accuracy 95.3% to 100% on 86 records each; asked for here with a margin of 2 points.
     metrics = breast_cancer_checkpoint["metrics"]
     assert metrics["accuracy"] > metrics["majority_class_accuracy"], metrics
+    assert metrics["accuracy"] >= 0.93, metrics
 
 
 def test_the_sample_is_answered_with_a_class_of_the_data(handler):

@@ -103,13 +103,13 @@ def inspect_table(family: Family, classify: bool):
     family.sample = (json.dumps(record, indent=2) + "\n").encode()
     if classify:
         answer = {"label": row[target], "probability": 0.9}
-        note = (f"The answer is the likeliest class and its probability (this sample's class in "
-                f"the data is `{row[target]}`; the probability is your trained model's own). "
+        note = (f"The answer is the likeliest class and its probability: this sample's class in "
+                f"the data is `{row[target]}`,\nand the probability is your trained model's own.\n"
                 f"Classes: {', '.join(f'`{name}`' for name in splits.classes)}.")
     else:
         answer = {"prediction": number(row[target])}
-        note = (f"The answer is the predicted `{target}` (this sample's value in the data is "
-                f"{number(row[target])}; the prediction is your trained model's own).")
+        note = (f"The answer is the predicted `{target}`: this sample's value in the data is "
+                f"{number(row[target])},\nand the prediction is your trained model's own.")
     family.values.update(
         features=python_tuple(features), target=target, content_type="application/json",
         handler_base="TabularClassifierHandler" if classify else "TabularRegressorHandler",
@@ -138,8 +138,8 @@ def inspect_pictures(family: Family):
     family.values.update(
         image_size=str(IMAGE_SIZE), content_type=content_type, rows=f"{splits.data_info['rows']:,}",
         answer=json.dumps({"label": label, "probability": 0.9}),
-        answer_note=(f"The answer is the likeliest class and its probability (this sample is in "
-                     f"the `{label}` folder; the probability is your trained model's own). "
+        answer_note=(f"The answer is the likeliest class and its probability: this sample is in "
+                     f"the `{label}` folder,\nand the probability is your trained model's own.\n"
                      f"Classes: {', '.join(f'`{name}`' for name in splits.classes)}."))
 
 
@@ -153,8 +153,8 @@ def inspect_texts(family: Family):
     family.values.update(
         content_type="text/plain", rows=f"{splits.data_info['rows']:,}",
         answer=json.dumps({"label": label, "probability": 0.9}),
-        answer_note=(f"The answer is the likeliest class and its probability (this sample's class "
-                     f"in the data is `{label}`; the probability is your trained model's own). "
+        answer_note=(f"The answer is the likeliest class and its probability: this sample's class "
+                     f"in the data is `{label}`,\nand the probability is your trained model's own.\n"
                      f"Classes: {', '.join(f'`{name}`' for name in splits.classes)}."))
 
 
