@@ -16,7 +16,7 @@ import pytest
 
 from harness.examples import subject
 from harness.torchserve import private_config
-from tests.scratch_copy import copy_repository, run_in
+from harness.scratch import copy_repository, run_in
 
 # Every test here runs the project's serving commands in the copy.
 pytestmark = pytest.mark.serving

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from harness.settings import ROOT
-from tests.scratch_copy import copy_repository, run_in
+from harness.scratch import copy_repository, run_in
 
 FAMILY = "breast_cancer"
 WRITTEN = [f"models/{FAMILY}.py", f"handlers/{FAMILY}.py", f"training/{FAMILY}.py",

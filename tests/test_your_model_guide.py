@@ -13,7 +13,7 @@ import pytest
 
 from harness.settings import ROOT
 from harness.torchserve import private_config, read_properties
-from tests.scratch_copy import copy_repository, run_in
+from harness.scratch import copy_repository, run_in
 
 GUIDE = ROOT / "docs" / "your-model.md"
 # <!-- guide: run --> (or "run, fails") before a ```sh block; a ```text block after it holds

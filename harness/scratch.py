@@ -1,8 +1,9 @@
 """A scratch copy of the repository, to change as a user would and run its own commands in.
 
-Tests that add a family copy the working tree (tracked files and untracked ones git does not
-ignore), so the commands they run see the change and nothing else: the repository itself is
-never edited. The copy shares this checkout's virtual environment and trained checkpoints.
+Tests and tools that add a family copy the working tree (tracked files and untracked ones git
+does not ignore), so the commands they run see the change and nothing else: the repository
+itself is never edited. The copy shares this checkout's virtual environment and trained
+checkpoints.
 """
 
 import os
@@ -36,9 +37,13 @@ def copy_repository(destination, checkpoints) -> Path:
     return destination
 
 
+class CommandFailed(AssertionError):
+    """A command run in a copy exited non-zero; the message holds what it printed."""
+
+
 def run_in(repository, *command, timeout=COMMAND_TIMEOUT_S, env=None) -> str:
     """A command run in `repository` (python means this interpreter) with a private temp dir →
-    what it printed; fails the test with all it printed when it exits non-zero."""
+    what it printed; raises CommandFailed, with all it printed, when it exits non-zero."""
     command = [sys.executable if part == "python" else str(part) for part in command]
     private_tmp = Path(repository) / ".tmp"
     private_tmp.mkdir(exist_ok=True)
@@ -49,5 +54,6 @@ def run_in(repository, *command, timeout=COMMAND_TIMEOUT_S, env=None) -> str:
     result = subprocess.run(command, cwd=repository, env=environment, capture_output=True,
                             text=True, timeout=timeout)
     printed = result.stdout + result.stderr
-    assert result.returncode == 0, f"{' '.join(command)} exited {result.returncode}:\n{printed[-6000:]}"
+    if result.returncode != 0:
+        raise CommandFailed(f"{' '.join(command)} exited {result.returncode}:\n{printed[-6000:]}")
     return printed
