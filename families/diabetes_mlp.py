@@ -22,9 +22,8 @@ KEPT_FORMATS = ("aoti",)
 # float64 keeps a record's answer independent of its batch; int8 would undo that.
 REFUSED_FORMATS = {"int8": "float32"}
 JSON = "application/json"
-# It trains in seconds: tests/test_a_new_family_needs_no_edits.py adds a copy of it as a new family;
-# its input is ten plain numbers, the smallest model a notebook brings (tests/test_bring_model.py).
-SUBJECT_OF = ("new family template", "bring a model")
+# Its input is ten plain numbers, the smallest model a notebook brings (tests/test_bring_model.py).
+SUBJECT_OF = ("bring a model",)
 # What a model brought for this family answers (tools.bring_model).
 LABELS = (TARGET,)
 
