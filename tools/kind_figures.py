@@ -6,8 +6,8 @@
 In a scratch copy of the repository it makes a family of each kind from the guide's data
 (docs/your-model/example_data.py), trains it with each seed, and sends held-out examples
 through the family's handler: for the text family the sentences of
-docs/your-model/topics_eval.csv, written by hand apart from topics.csv; for the image family
-arrows drawn with another seed; for the tabular families, which have no other data, their own
+docs/your-model/held_out_sentences.csv, written by hand apart from its data; for the image
+family pictures drawn with another seed; for the tabular families, which have no other data, their own
 test split. The table goes into docs/your-model.md, section "What the kinds reach".
 """
 
@@ -31,13 +31,22 @@ from training.regression import regression_metrics
 from training.tables import read_csv
 
 GUIDE = ROOT / "docs" / "your-model.md"
-HELD_OUT_ARROWS = 60  # per direction, drawn with HELD_OUT_SEED
+HELD_OUT_PICTURES = 60  # per class, drawn with HELD_OUT_SEED
 HELD_OUT_SEED = 123
-# (family, kind, data under the example data folder, held-out examples or None: its test split)
-FAMILIES = [("wine", "tabular-classifier", "wine.csv", None),
-            ("progression", "tabular-regressor", "diabetes.csv", None),
-            ("topics", "text-classifier", "topics.csv", "topics_eval.csv"),
-            ("arrows", "image-classifier", "arrows", "arrows_eval")]
+# Held-out examples by kind, under the example data folder; a kind not here is judged on its
+# own test split.
+HELD_OUT = {"text-classifier": "held_out_sentences.csv", "image-classifier": "held_out_pictures"}
+# The guide's own commands name its families, their kinds and their data.
+MADE = re.compile(r"tools\.new_family (\w+) --kind ([\w-]+) --data /tmp/your-data/(\S+)")
+
+
+def guide_families() -> list:
+    """The families docs/your-model.md makes → [(family, kind, its data under the example data
+    folder, held-out examples or None)], one per kind."""
+    made = {}
+    for family, kind, source in MADE.findall(GUIDE.read_text()):
+        made.setdefault(kind, (family, kind, source, HELD_OUT.get(kind)))
+    return list(made.values())
 
 
 def held_out_requests(family, held_out: Path) -> list:
@@ -87,12 +96,12 @@ def measure(seeds) -> dict:
         data = Path(folder) / "data"
         run_in(copy, "python", "docs/your-model/example_data.py", data)
         run_in(copy, "python", "-c", "import sys; sys.path.insert(0, 'docs/your-model'); "
-               "from pathlib import Path; from example_data import write_arrows; "
-               f"write_arrows(Path({str(data / 'arrows_eval')!r}), {HELD_OUT_ARROWS}, "
-               f"{HELD_OUT_SEED})")
-        (data / "topics_eval.csv").write_bytes(
-            (ROOT / "docs" / "your-model" / "topics_eval.csv").read_bytes())
-        for family, kind, source, held_out in FAMILIES:
+               "from pathlib import Path; from example_data import write_drawn_pictures; "
+               f"write_drawn_pictures(Path({str(data / HELD_OUT['image-classifier'])!r}), "
+               f"{HELD_OUT_PICTURES}, {HELD_OUT_SEED})")
+        sentences = HELD_OUT["text-classifier"]
+        (data / sentences).write_bytes((ROOT / "docs" / "your-model" / sentences).read_bytes())
+        for family, kind, source, held_out in guide_families():
             run_in(copy, "python", "-m", "tools.new_family", family, "--kind", kind,
                    "--data", data / source)
             figures[family] = []
@@ -114,10 +123,11 @@ def spread(values, percent=True) -> str:
 def table(figures, seeds) -> list:
     rows = ["| family | kind | judged on | examples | seeds | accuracy | ECE | R² |",
             "|---|---|---|---:|---:|---|---|---|"]
-    for family, kind, _, held_out in FAMILIES:
+    for family, kind, _, held_out in guide_families():
         runs = figures[family]
-        judged = {None: "its own test split", "topics_eval.csv": "40 sentences written apart",
-                  "arrows_eval": f"{4 * HELD_OUT_ARROWS} arrows drawn apart"}[held_out]
+        judged = {None: "its own test split",
+                  HELD_OUT["text-classifier"]: "sentences written apart (held_out_sentences.csv)",
+                  HELD_OUT["image-classifier"]: f"pictures drawn with seed {HELD_OUT_SEED}"}[held_out]
         if "r2" in runs[0]:
             scores = ["–", "–", spread([run["r2"] for run in runs], percent=False)]
         else:

@@ -67,7 +67,7 @@ def draw_arrow(pick: random.Random, direction: str) -> Image.Image:
     return image
 
 
-def write_arrows(folder: Path, per_direction=ARROWS_PER_DIRECTION, seed=0):
+def write_drawn_pictures(folder: Path, per_direction=ARROWS_PER_DIRECTION, seed=0):
     """A folder per direction of arrow pictures, some PNG and some JPEG, as a person might
     collect them."""
     pick = random.Random(seed)
@@ -87,7 +87,7 @@ def main(argv):
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
     write_tables(out)
-    write_arrows(out / "arrows")
+    write_drawn_pictures(out / "arrows")
     print(f"wrote {out}/wine.csv, diabetes.csv, topics.csv and arrows/ "
           f"({ARROWS_PER_DIRECTION * len(DIRECTIONS)} pictures)")
 
