@@ -10,6 +10,7 @@ import json
 import struct
 import zlib
 
+from families.outputs import classes_agree
 from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.images import MAX_PIXELS
@@ -166,10 +167,7 @@ class PictureExamples:
 
     def agreement(self, expected, got) -> str:
         """Eager and format outputs → "" when every answered class agrees."""
-        def answered(outputs):
-            return (outputs > 0).long() if outputs.dim() == 1 else outputs.argmax(-1)
-        differ = int((answered(expected) != answered(got)).sum())
-        return f"{differ} of {len(expected)} classes differ" if differ else ""
+        return classes_agree(expected, got)
 
     def property_payloads(self, make):
         """The property tests' strategies → the sample whole or damaged, bombs' headers, and

@@ -7,6 +7,7 @@ families/<family>.py; harness.examples reads the hooks below from it (the list i
 
 import json
 
+from families.outputs import classes_agree
 from handlers import handler_class
 from handlers.messages import Request
 from harness.examples import sample_body, tensor
@@ -112,10 +113,7 @@ class TextExamples:
 
     def agreement(self, expected, got) -> str:
         """Eager and format outputs → "" when every answered class agrees."""
-        def answered(outputs):
-            return (outputs > 0).long() if outputs.dim() == 1 else outputs.argmax(-1)
-        differ = int((answered(expected) != answered(got)).sum())
-        return f"{differ} of {len(expected)} classes differ" if differ else ""
+        return classes_agree(expected, got)
 
     def property_payloads(self, make):
         """The property tests' strategies → texts of any length around the limit, and near-miss
