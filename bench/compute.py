@@ -24,6 +24,11 @@ from handlers.messages import Request
 from harness.settings import ROOT, model_settings as settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")
+# The handler method each step's time is read from: a batch's preprocess and postprocess run in
+# one call (a family may share their work across the batch; the default calls the per-request
+# step for each request).
+STEP_METHODS = {"decode": "decode", "preprocess": "preprocess_batch", "inference": "inference",
+                "postprocess": "postprocess_batch"}
 
 
 def worker_threads(model) -> int:
@@ -52,8 +57,8 @@ class StepClock:
 
     def __init__(self, handler):
         self.seconds = dict.fromkeys(("handle", *STEPS), 0.0)
-        for step in self.seconds:
-            setattr(handler, step, self._timed(step, getattr(handler, step)))
+        for step, method in {"handle": "handle", **STEP_METHODS}.items():
+            setattr(handler, method, self._timed(step, getattr(handler, method)))
 
     def _timed(self, step, method):
         def timed(*args):
@@ -95,8 +100,8 @@ def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
         runs, elapsed = repeat(lambda: handler.handle(batch), seconds)
         figures["handle"][str(size)] = size * runs / elapsed
 
-        model_input = to_device(handler.collate([handler.preprocess(handler.decode(r)) for r in batch]),
-                                handler.device)
+        model_input = to_device(handler.collate(handler.preprocess_batch(
+            [handler.decode(r) for r in batch])), handler.device)
         with torch.inference_mode():
             runs, elapsed = repeat(lambda: handler.inference(model_input), seconds)
         figures["forward"][str(size)] = size * runs / elapsed

@@ -2,7 +2,9 @@
 
 A family handler subclasses `ModelHandler` and says only what is specific:
 how to `decode` one request, `preprocess` it into model input and
-`postprocess` the model's output into an answer. The base owns the rest:
+`postprocess` the model's output into an answer (and, where work can be
+shared across a batch, `preprocess_batch` and `postprocess_batch`, which do
+the same for all requests of a batch at once). The base owns the rest:
 rebuilding the model from its checkpoint, device placement, validating each
 request on its own, one batched forward pass under `torch.inference_mode()`
 over the valid requests only, and exactly one answer per request.
@@ -27,7 +29,7 @@ EXPLAIN_BUDGET_S = 5
 
 
 class ModelHandler:
-    """Shared batch pipeline: decode → preprocess per request, one batched inference, postprocess."""
+    """Shared batch pipeline: decode per request, preprocess, one batched inference, postprocess."""
 
     family: str = ""  # the checkpoint family this handler serves
     sample: tuple = ()  # (file under samples/, content type): the request make serve suggests
@@ -68,6 +70,18 @@ class ModelHandler:
         dimension of one row per example; raises InvalidInput."""
         raise NotImplementedError
 
+    def preprocess_batch(self, payloads: list) -> list:
+        """Decoded payloads of one batch → for each, its model input (as `preprocess` gives it) or
+        the InvalidInput refusing it (default: `preprocess` one at a time); a family overrides it
+        to share the work across the batch."""
+        inputs = []
+        for payload in payloads:
+            try:
+                inputs.append(self.preprocess(payload))
+            except InvalidInput as error:
+                inputs.append(error)
+        return inputs
+
     def collate(self, inputs: list):
         """Per-request model inputs → one batch (default: concatenated along the first dimension)."""
         if isinstance(inputs[0], tuple):
@@ -81,6 +95,13 @@ class ModelHandler:
     def postprocess(self, payload, output: torch.Tensor):
         """One request's payload and its slice of the output (on the CPU) → JSON-serializable answer."""
         raise NotImplementedError
+
+    def postprocess_batch(self, payloads: list, outputs: torch.Tensor, sizes: list) -> list:
+        """The valid requests' payloads, the batch's output (on the CPU) and each one's rows → one
+        JSON-serializable answer each (default: `postprocess` one at a time); a family overrides
+        it to share the work across the batch."""
+        return [self.postprocess(payload, output)
+                for payload, output in zip(payloads, torch.split(outputs, sizes))]
 
     def explain(self, payload, model_input):
         """One request's payload and model input (on the device) → JSON-serializable explanation of
@@ -109,9 +130,14 @@ class ModelHandler:
         for index, request in enumerate(requests):
             try:
                 payloads[index] = self.decode(request)
-                inputs[index] = self.preprocess(payloads[index])
             except InvalidInput as error:
                 answers[index] = self.refuse(error)
+        decoded = list(payloads)
+        for index, model_input in zip(decoded, self.preprocess_batch([payloads[i] for i in decoded])):
+            if isinstance(model_input, InvalidInput):
+                answers[index] = self.refuse(model_input)
+            else:
+                inputs[index] = model_input
         self.metrics.record_time("preprocess", time.perf_counter() - started)
 
         # Explanations are computed one request at a time: each runs the model
@@ -140,8 +166,9 @@ class ModelHandler:
             sizes = [rows(inputs[i]) for i in valid]
             self.metrics.record_batch(sum(sizes))
             started = time.perf_counter()
-            for index, output in zip(valid, torch.split(outputs, sizes)):
-                answers[index] = Answer(200, self.postprocess(payloads[index], output))
+            bodies = self.postprocess_batch([payloads[i] for i in valid], outputs, sizes)
+            for index, body in zip(valid, bodies):
+                answers[index] = Answer(200, body)
             self.metrics.record_time("postprocess", time.perf_counter() - started)
         return answers
 
