@@ -24,11 +24,12 @@ from handlers.messages import Request
 from harness.settings import ROOT, model_settings as settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")
-# The handler method each step's time is read from: a batch's preprocess and postprocess run in
-# one call (a family may share their work across the batch; the default calls the per-request
-# step for each request).
-STEP_METHODS = {"decode": "decode", "preprocess": "preprocess_batch", "inference": "inference",
-                "postprocess": "postprocess_batch"}
+# The handler methods each step's time is read from: the shared pipeline preprocesses and
+# postprocesses a whole batch in one call (which calls the per-request step, unless the family
+# shares the work across the batch); bench/handlers_before's old pipeline calls the per-request
+# step itself.
+STEP_METHODS = {"decode": ("decode",), "preprocess": ("preprocess", "preprocess_batch"),
+                "inference": ("inference",), "postprocess": ("postprocess", "postprocess_batch")}
 
 
 def worker_threads(model) -> int:
@@ -57,16 +58,21 @@ class StepClock:
 
     def __init__(self, handler):
         self.seconds = dict.fromkeys(("handle", *STEPS), 0.0)
-        for step, method in {"handle": "handle", **STEP_METHODS}.items():
-            setattr(handler, method, self._timed(step, getattr(handler, method)))
+        self.running = dict.fromkeys(self.seconds, 0)  # a step's calls under way: count the outer
+        for step, methods in {"handle": ("handle",), **STEP_METHODS}.items():
+            for method in methods:
+                setattr(handler, method, self._timed(step, getattr(handler, method)))
 
     def _timed(self, step, method):
         def timed(*args):
+            self.running[step] += 1
             started = time.perf_counter()
             try:
                 return method(*args)
             finally:
-                self.seconds[step] += time.perf_counter() - started
+                self.running[step] -= 1
+                if not self.running[step]:
+                    self.seconds[step] += time.perf_counter() - started
         return timed
 
 

@@ -18,7 +18,7 @@ from handlers.formats import served_model
 from handlers.hardware import to_device
 from handlers.messages import Answer, InvalidInput, Request, json_value
 from handlers.metrics import NO_METRICS
-from handlers.protocols import close_envelope, open_envelope
+from handlers.protocols import PLAIN, close_envelope, open_envelope
 from models.checkpoint import build_model, load_checkpoint
 
 # Seconds a batch may spend on explanations before refusing the rest (503):
@@ -117,7 +117,10 @@ class ModelHandler:
         never fails the others."""
         envelopes = [open_envelope(request, self) for request in requests]
         examples = [example for envelope in envelopes for example in envelope.examples]
-        answers = iter(self.answer(examples) if examples else [])
+        answers = self.answer(examples) if examples else []
+        if all(envelope.protocol == PLAIN for envelope in envelopes):
+            return answers  # one example each, answered as it is
+        answers = iter(answers)
         return [close_envelope(envelope, [next(answers) for _ in envelope.examples], self)
                 for envelope in envelopes]
 
@@ -127,13 +130,15 @@ class ModelHandler:
         answers = [None] * len(requests)
         payloads, inputs = {}, {}
         started = time.perf_counter()
+        decode = self.decode
         for index, request in enumerate(requests):
             try:
-                payloads[index] = self.decode(request)
+                payloads[index] = decode(request)
             except InvalidInput as error:
                 answers[index] = self.refuse(error)
         decoded = list(payloads)
-        for index, model_input in zip(decoded, self.preprocess_batch([payloads[i] for i in decoded])):
+        prepared = self.preprocess_batch([payloads[i] for i in decoded]) if decoded else []
+        for index, model_input in zip(decoded, prepared):
             if isinstance(model_input, InvalidInput):
                 answers[index] = self.refuse(model_input)
             else:
@@ -143,7 +148,7 @@ class ModelHandler:
         # Explanations are computed one request at a time: each runs the model
         # many times with gradients, and shares nothing with the batch.
         started = time.monotonic()
-        explained = [i for i in sorted(inputs) if requests[i].explain]
+        explained = [i for i in inputs if requests[i].explain]
         for position, index in enumerate(explained):
             if position and time.monotonic() - started > EXPLAIN_BUDGET_S:
                 inputs.pop(index)
@@ -156,7 +161,7 @@ class ModelHandler:
             except InvalidInput as error:
                 answers[index] = self.refuse(error)
 
-        valid = sorted(inputs)
+        valid = list(inputs)  # in request order, as they were added
         if valid:
             started = time.perf_counter()
             batch = to_device(self.collate([inputs[i] for i in valid]), self.device)
@@ -180,4 +185,4 @@ class ModelHandler:
 
 def rows(model_input) -> int:
     """A request's model input (tensor or tuple of tensors) → how many examples it holds."""
-    return len(model_input[0] if isinstance(model_input, tuple) else model_input)
+    return (model_input[0] if isinstance(model_input, tuple) else model_input).shape[0]

@@ -1,4 +1,4 @@
-"""Each family's handler steps as they were before issue 15 ("make the handlers' own work fast"),
-frozen: bench.handler_speed times them beside the current ones, and the tests hold the current
-ones to their answers. `handlers_before.<family>.HANDLER` is the current handler class with the
-old steps put back; a family whose handler did not change has no module here."""
+"""The handlers as they were before issue 15 ("make the handlers' own work fast"), frozen:
+bench.handler_speed times them beside the current ones, and the tests hold the current ones to
+their answers. pipeline.py is the shared pipeline as it was; `handlers_before.<family>.HANDLER`
+is the family's current handler class with that pipeline and its own old steps put back."""

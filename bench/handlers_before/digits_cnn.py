@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from handlers.base import ModelHandler
+from bench.handlers_before.pipeline import PipelineBefore, json_value
 from handlers.digits_cnn import (IMAGE_FORMATS, JPEG_DRAFT_SIZE, MAX_IMAGE_PIXELS, TOP_K, USAGE,
                                  DigitsCNNHandler, image_bytes_from_json)
-from handlers.messages import InvalidInput, Request, as_bytes, is_json, json_value
+from handlers.messages import InvalidInput, Request, as_bytes, is_json
 from models.digits_cnn import (CANVAS_SIZE, IMAGE_SIZE, INK_THRESHOLD, MAX_INK, MAX_LIGHT_SHIFT,
                                MIN_CONTRAST, MIN_GRADIENT_SIDE, WORKING_SIZE, BlankImage)
 
@@ -171,12 +171,9 @@ def open_image(data: bytes) -> Image.Image:
         raise InvalidInput(f"image is truncated or corrupt: {error}", reason="undecodable") from None
 
 
-class DigitsCNNHandlerBefore(DigitsCNNHandler):
+class DigitsCNNHandlerBefore(PipelineBefore, DigitsCNNHandler):
     """The digits_cnn handler with its decode, preprocess and postprocess steps as they were: one
-    request at a time, through the shared pipeline's per-request defaults."""
-
-    preprocess_batch = ModelHandler.preprocess_batch
-    postprocess_batch = ModelHandler.postprocess_batch
+    request at a time, through the shared pipeline as it was."""
 
     def decode(self, request: Request) -> Image.Image:
         """Raw image body, or JSON {"image": base64} → decoded Pillow image."""
