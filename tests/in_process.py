@@ -1,6 +1,7 @@
 """A family's TorchServe entry point run in this process, driven with TorchServe's own Context objects."""
 
 import functools
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -92,6 +93,19 @@ def expected_answers(checkpoint_dir, family, bodies, content_type=None) -> list:
     """
     handler = reference_handler(Path(checkpoint_dir), family)
     return [handler.handle([Request(body, content_type)])[0].body for body in bodies]
+
+
+def assert_answers_unchanged(family, checkpoint_dir, requests, batch_size):
+    """Requests → nothing; an assertion fails where the family's handler answers one of them
+    (status and JSON body) otherwise than its handler as it was before issue 15
+    (bench/handlers_before/<family>.py), the requests sent in batches of `batch_size`."""
+    path = Path(checkpoint_dir) / family / "model.pt"
+    handler = handler_class(family).from_checkpoint_file(path)
+    before = importlib.import_module(f"bench.handlers_before.{family}").HANDLER.from_checkpoint_file(path)
+    for start in range(0, len(requests), batch_size):
+        batch = requests[start:start + batch_size]
+        for request, answer, expected in zip(batch, handler.handle(batch), before.handle(batch)):
+            assert (answer.status, answer.body) == (expected.status, expected.body), request
 
 
 def handler_fixture(family):
