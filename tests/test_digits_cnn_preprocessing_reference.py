@@ -6,12 +6,14 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from bench.handlers_before import digits_cnn as before
 from families.digits_cnn import TOLERANCE
 from families.digits_cnn_picture_corpus import LARGEST_SIDE, picture_corpus
 from handlers.digits_cnn import DigitsCNNHandler, open_image
 from handlers.messages import Request
+from harness.settings import worker_threads
 from models.digits_cnn import prepare_digit_images
 
 BATCH_SIZE = 32  # model-config's batchSize: the batches the server forms
@@ -57,6 +59,7 @@ def test_the_pixels_are_the_replaced_preprocessings(corpus):
 
 
 def test_the_served_model_reads_the_same_digit_in_every_picture(corpus, checkpoint_dir):
+    torch.set_num_threads(worker_threads("digits_cnn"))  # as its worker runs (conftest puts it back)
     path = checkpoint_dir / "digits_cnn" / "model.pt"
     handler, handler_before = DigitsCNNHandler.from_checkpoint_file(path), before.HANDLER.from_checkpoint_file(path)
     for batch in batches(corpus):
