@@ -17,10 +17,12 @@ travel in the checkpoint's `model_args`; so does the temperature that
 calibrates the logit, fitted on the validation split.
 """
 
+import itertools
 import re
 import unicodedata
 import zlib
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -47,6 +49,9 @@ _ILLEGAL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 # negation the model learns once; otherwise a word with inner apostrophes
 # ("rock'n'roll", "it's") or one other symbol.
 _TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|\w+(?:'\w+)*|[^\w\s]")
+# The same without the n't alternatives, for the many texts with no "n't" in them, where they
+# never match: it finds the same tokens with no look-ahead at every letter.
+_TOKEN_WITHOUT_NOT = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 # Phones and word processors type curly apostrophes; "didn’t" must read as "didn't".
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
@@ -92,7 +97,8 @@ def normalize_text(text: str) -> str:
 
 def tokenize(text: str) -> list:
     """Normalized text → lower-case tokens: words, "n't", and single symbols ("isn't!" → is, n't, !)."""
-    return _TOKEN.findall(text.casefold().translate(_APOSTROPHES))
+    text = text.casefold().translate(_APOSTROPHES)
+    return (_TOKEN if "n't" in text else _TOKEN_WITHOUT_NOT).findall(text)
 
 
 def ngrams(token: str) -> list:
@@ -155,7 +161,9 @@ class SentimentRNN(nn.Module):
 
     def encode(self, text: str) -> list:
         """Normalized text → one id list per token (the first max_tokens); never PAD_ID or UNK_ID."""
-        return [self.token_id_list(token) for token in tokenize(text)[:self.max_tokens]]
+        # The cache first, without a call per token: a text's tokens are nearly all cached.
+        cached, token_id_list = self._token_cache.get, self.token_id_list
+        return [cached(token) or token_id_list(token) for token in tokenize(text)[:self.max_tokens]]
 
     def forward(self, token_ids, lengths=None):
         # Lengths default to the tokens with any id: encode never emits an empty list.
@@ -177,24 +185,21 @@ ARCHITECTURE = SentimentRNN  # what models.checkpoint builds for a sentiment_rnn
 def pad_token_ids(sequences) -> tuple:
     """Texts' id lists per token (nested lists, or [T, K] tensors), none empty → ([N, longest T,
     longest K] ids padded with PAD_ID, [N] lengths)."""
+    lengths = [len(text) for text in sequences]
     if all(torch.is_tensor(text) for text in sequences):  # the handler's collate: already [T, K]
-        lengths = torch.tensor([len(text) for text in sequences], dtype=torch.int64)
-        padded = torch.full((len(sequences), int(lengths.max()), max(text.shape[1] for text in sequences)),
-                            PAD_ID, dtype=torch.int64)
+        padded = np.full((len(sequences), max(lengths), max(text.shape[1] for text in sequences)),
+                         PAD_ID, dtype=np.int64)
         for row, text in enumerate(sequences):
-            padded[row, :text.shape[0], :text.shape[1]] = text
-        return padded, lengths
-    lengths = torch.tensor([len(text) for text in sequences], dtype=torch.int64)
-    width = max(len(ids) for text in sequences for ids in text)
-    # One flat fill, not a tensor write per token: training pads thousands of texts.
-    rows, columns, positions, values = [], [], [], []
-    for row, text in enumerate(sequences):
-        for column, ids in enumerate(text):
-            count = len(ids)
-            rows += [row] * count
-            columns += [column] * count
-            positions += range(count)
-            values += ids
-    padded = torch.full((len(sequences), int(lengths.max()), width), PAD_ID, dtype=torch.int64)
-    padded[rows, columns, positions] = torch.tensor(values, dtype=torch.int64)
-    return padded, lengths
+            padded[row, :text.shape[0], :text.shape[1]] = text.numpy()
+        return torch.from_numpy(padded), torch.tensor(lengths, dtype=torch.int64)
+    # One fill of every id, in order, not a write per token: training pads thousands of texts,
+    # and the server a batch at a time. A text's tokens fill the first of its rows, a token's ids
+    # the first of its places.
+    id_counts = [len(ids) for text in sequences for ids in text]
+    tokens = np.zeros((len(sequences), max(lengths)), dtype=np.int64)
+    tokens[np.arange(max(lengths)) < np.array(lengths)[:, None]] = id_counts
+    padded = np.full((len(sequences), max(lengths), max(id_counts)), PAD_ID, dtype=np.int64)
+    padded[np.arange(max(id_counts)) < tokens[..., None]] = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(sequences)), dtype=np.int64,
+        count=sum(id_counts))
+    return torch.from_numpy(padded), torch.tensor(lengths, dtype=torch.int64)
