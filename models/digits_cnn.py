@@ -344,5 +344,10 @@ def prepare_digit_image(image: Image.Image) -> np.ndarray:
 
 def digits_to_image(pixels: np.ndarray) -> Image.Image:
     """load_digits values [8, 8] on 0–16 → an 8-bit grayscale picture, light ink on black."""
+    return Image.fromarray(gray_levels(pixels))
+
+
+def gray_levels(pixels: np.ndarray) -> np.ndarray:
+    """load_digits values on 0–16 (any shape) → uint8 gray levels on 0–255, light ink on black."""
     values = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, MAX_INK) * (255.0 / MAX_INK)
-    return Image.fromarray(np.round(values).astype(np.uint8))
+    return np.round(values).astype(np.uint8)
