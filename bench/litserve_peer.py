@@ -31,9 +31,11 @@ class HandlerAPI(litserve.LitAPI):
         self.family, self.model_format = model, model_format
 
     def setup(self, device):
-        """Load the checkpoint on the CPU with as many torch threads as a TorchServe worker uses."""
+        """Load the checkpoint on the CPU with as many torch threads as a TorchServe worker uses,
+        and answer the family's warm-up request, as a TorchServe worker does at start."""
         torch.set_num_threads(worker_threads(self.family))
         self.handler = build_handler(self.family, self.model_format)
+        self.handler.warm_up()
 
     def decode_request(self, request):
         """The JSON body LitServe parsed → (payload, model input); a bad body becomes a 400 naming it."""

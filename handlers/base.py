@@ -59,6 +59,21 @@ class ModelHandler:
         """→ one request's model input, any valid values: what export and compile trace."""
         raise NotImplementedError
 
+    def warm_up_request(self) -> Request:
+        """→ a valid request of the family, made here: the archive ships no sample files."""
+        raise NotImplementedError
+
+    def warm_up(self) -> float:
+        """Answer the family's warm-up request through the whole pipeline (decode → preprocess →
+        inference → postprocess), so that a worker's first client pays for none of the lazy
+        set-up on the way → the seconds it took. Raises RuntimeError when it is not answered 200."""
+        started = time.perf_counter()
+        [answer] = self.handle([self.warm_up_request()])
+        if answer.status != 200:
+            raise RuntimeError(f"{self.family}'s warm-up request was answered {answer.status}: "
+                               f"{answer.body}")
+        return time.perf_counter() - started
+
     # The steps a family overrides.
 
     def decode(self, request: Request):

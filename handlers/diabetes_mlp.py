@@ -1,6 +1,7 @@
 """diabetes_mlp serving: one JSON record, or a list of them → predicted disease progression."""
 
 import itertools
+import json
 import math
 import operator
 from dataclasses import dataclass
@@ -9,7 +10,8 @@ import numpy as np
 import torch
 
 from handlers.base import ModelHandler
-from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
+from handlers.messages import (JSON_CONTENT_TYPE, InvalidInput, Request, json_object, json_type,
+                               json_value)
 from handlers.protocols import Tensor
 from models.diabetes_mlp import FEATURES
 
@@ -109,6 +111,10 @@ class DiabetesMLPHandler(ModelHandler):
     def example_input(self) -> torch.Tensor:
         """→ one record's model input, [1, 10] float64."""
         return self.preprocess(Records([[1.0] * len(FEATURES)], as_list=False))
+
+    def warm_up_request(self) -> Request:
+        """→ a JSON body of one record, every measurement 1."""
+        return Request(json.dumps(dict.fromkeys(FEATURES, 1.0)).encode(), JSON_CONTENT_TYPE)
 
     def decode(self, request: Request) -> Records:
         """JSON record or list of records → Records; raises InvalidInput naming the field and record."""

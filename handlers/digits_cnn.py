@@ -14,7 +14,8 @@ from handlers.explanations import explain_digit
 from handlers.messages import (InvalidInput, Request, as_bytes, is_json, json_object, json_type,
                                json_value)
 from handlers.protocols import Tensor
-from models.digits_cnn import IMAGE_SIZE, BlankImage, prepare_digit_images
+from models.digits_cnn import (IMAGE_SIZE, MAX_INK, BlankImage, digits_to_image,
+                               prepare_digit_images)
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 # 4096 × 4096: a 16-megapixel phone photo fits; larger is refused before any
@@ -109,6 +110,14 @@ class DigitsCNNHandler(ModelHandler):
     def example_input(self) -> torch.Tensor:
         """→ one picture's model input, [1, 1, 8, 8] ink on 0–16."""
         return torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)
+
+    def warm_up_request(self) -> Request:
+        """→ a PNG body of a one-stroke digit drawn here, a 1."""
+        pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+        pixels[1:7, IMAGE_SIZE // 2] = MAX_INK
+        picture = io.BytesIO()
+        digits_to_image(pixels).save(picture, format="PNG")
+        return Request(picture.getvalue(), "image/png")
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """Pillow image → [1, 1, 8, 8] ink on 0–16, through the same function training used."""

@@ -7,7 +7,8 @@ import secrets
 import torch
 
 from handlers.base import ModelHandler
-from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
+from handlers.messages import (JSON_CONTENT_TYPE, InvalidInput, Request, json_object, json_type,
+                               json_value)
 from handlers.protocols import Tensor
 from models.digits_gan import LABELS, MAX_COUNT, MAX_SEED, generate, render_pngs, request_noise
 
@@ -75,6 +76,10 @@ class DigitsGANHandler(ModelHandler):
     def example_input(self) -> tuple:
         """→ one image's model input: (noise [1, noise_dim], label [1])."""
         return self.preprocess({"digit": 0, "count": 1, "seed": 0})
+
+    def warm_up_request(self) -> Request:
+        """→ a JSON body asking for one 0, its seed given (a picked one would take randomness)."""
+        return Request(b'{"digit": 0, "count": 1, "seed": 0}', JSON_CONTENT_TYPE)
 
     def preprocess(self, request: dict) -> tuple:
         """{"digit", "count", "seed"} → (noise [count, noise_dim] from the seed alone, labels [count])."""

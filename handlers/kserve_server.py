@@ -47,9 +47,12 @@ class FamilyModel(kserve.Model):
         """Checkpoint (weights_only) → the family's ModelHandler, on a GPU when there is one."""
         checkpoint = load_checkpoint(self.checkpoint_path)
         self.handler = handler_class(checkpoint["family"])(checkpoint, pick_device(0))
-        self.ready = True
         log.info("loaded %s version %s from %s", checkpoint["family"], checkpoint["version"],
                  self.checkpoint_path)
+        seconds = self.handler.warm_up()
+        log.info("warmed up %s in %.0f ms: one request of its own answered end to end",
+                 checkpoint["family"], seconds * 1000)
+        self.ready = True
         return self.ready
 
     def predict(self, payload, headers=None, response_headers=None) -> bytes:

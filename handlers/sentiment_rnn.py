@@ -81,6 +81,10 @@ class SentimentRNNHandler(ModelHandler):
         """→ one review's model input: ([1, 3, K] token ids, [1] length)."""
         return self.preprocess("a good film")
 
+    def warm_up_request(self) -> Request:
+        """→ a text/plain body of a three-word review."""
+        return Request(b"a good film", "text/plain")
+
     def preprocess(self, text: str):
         """Review text → ([1, T, K] ids: K ids per token, [1] length), normalized and tokenized as in
         training."""

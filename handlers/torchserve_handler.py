@@ -113,9 +113,12 @@ class TorchServeHandler:
         model_format = format_in(model_dir, settings)
         self.handler = handler_class(checkpoint["family"])(
             checkpoint, device, model_format, os.path.join(model_dir, PACKAGE_FILE))
-        self.initialized = True
         log.info("loaded %s version %s on %s as %s with %d torch threads", checkpoint["family"],
                  checkpoint["version"], device, model_format, torch.get_num_threads())
+        seconds = self.handler.warm_up()
+        log.info("warmed up %s in %.0f ms: one request of its own answered end to end",
+                 checkpoint["family"], seconds * 1000)
+        self.initialized = True
 
     def handle(self, data, context):
         """TorchServe batch → one JSON body per request, with per-request status codes."""
