@@ -90,6 +90,8 @@ NORMALIZATION_STEPS = (
 
 def normalize_text(text: str) -> str:
     """Raw text → illegal characters dropped, NFKC, white space collapsed; "" when nothing is left."""
+    if text.isascii():  # most reviews: NFKC leaves ASCII as it is
+        return collapse_white_space(strip_illegal_characters(text))
     for _, step in NORMALIZATION_STEPS:
         text = step(text)
     return text
@@ -161,9 +163,13 @@ class SentimentRNN(nn.Module):
 
     def encode(self, text: str) -> list:
         """Normalized text → one id list per token (the first max_tokens); never PAD_ID or UNK_ID."""
-        # The cache first, without a call per token: a text's tokens are nearly all cached.
-        cached, token_id_list = self._token_cache.get, self.token_id_list
-        return [cached(token) or token_id_list(token) for token in tokenize(text)[:self.max_tokens]]
+        tokens = tokenize(text)[:self.max_tokens]
+        # The cache first, in one pass with no call per token: a text's tokens are nearly all cached.
+        ids = list(map(self._token_cache.get, tokens))
+        if None in ids:
+            ids = [self.token_id_list(token) if known is None else known
+                   for token, known in zip(tokens, ids)]
+        return ids
 
     def forward(self, token_ids, lengths=None):
         # Lengths default to the tokens with any id: encode never emits an empty list.
@@ -195,7 +201,7 @@ def pad_token_ids(sequences) -> tuple:
     # One fill of every id, in order, not a write per token: training pads thousands of texts,
     # and the server a batch at a time. A text's tokens fill the first of its rows, a token's ids
     # the first of its places.
-    id_counts = [len(ids) for text in sequences for ids in text]
+    id_counts = list(map(len, itertools.chain.from_iterable(sequences)))
     tokens = np.zeros((len(sequences), max(lengths)), dtype=np.int64)
     tokens[np.arange(max(lengths)) < np.array(lengths)[:, None]] = id_counts
     padded = np.full((len(sequences), max(lengths), max(id_counts)), PAD_ID, dtype=np.int64)
