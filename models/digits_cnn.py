@@ -199,9 +199,10 @@ def _ink_crop(gray: np.ndarray) -> np.ndarray:
         gray[None], np.array([highest - lowest])))
     rows, cols = _light_axes(*gray.shape)
     paper = (paper + (bottom - top) * rows + (right - left) * cols).astype(np.float32)
-    # Paper brighter than the middle of the range means dark ink on light paper.
     paper_mean = float(paper.mean())
-    ink = _ink(gray.astype(np.float32), paper, paper_mean, paper_mean > (lowest + highest) / 2.0)
+    # Paper brighter than the middle of the range means dark ink on light paper.
+    dark_ink = paper_mean > (lowest + highest) / 2.0
+    ink = _ink(gray.astype(np.float32), paper, paper_mean, dark_ink)
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
         raise BlankImage(NO_DIGIT)
@@ -246,11 +247,12 @@ def _ink_crops_of_8_bit(stack: np.ndarray) -> list:
     above_first = np.subtract(stack, first[:, None, None], dtype=np.uint8)
     inked = above_first <= (np.maximum(inked_levels, 1) - 1).astype(np.uint8)[:, None, None]
     rows, cols = inked.any(axis=2), inked.any(axis=1)
-    top, bottom = rows.argmax(axis=1), height - rows[:, ::-1].argmax(axis=1)
-    left, right = cols.argmax(axis=1), width - cols[:, ::-1].argmax(axis=1)
-    return [None if not even[i] else BlankImage(NO_DIGIT) if not visible[i]
-            else ink_of_level[i].take(stack[i, top[i]:bottom[i], left[i]:right[i]])
-            for i in range(count)]
+    boxes = zip(rows.argmax(axis=1).tolist(), (height - rows[:, ::-1].argmax(axis=1)).tolist(),
+                cols.argmax(axis=1).tolist(), (width - cols[:, ::-1].argmax(axis=1)).tolist())
+    return [None if not is_even else BlankImage(NO_DIGIT) if not is_visible
+            else levels.take(gray[top:bottom, left:right])
+            for is_even, is_visible, levels, gray, (top, bottom, left, right)
+            in zip(even.tolist(), visible.tolist(), ink_of_level, stack, boxes)]
 
 
 def _ink_crops(pictures: list) -> list:
