@@ -27,6 +27,7 @@ from handlers import handler_class
 from handlers.hardware import pick_device
 from handlers.messages import JSON_CONTENT_TYPE, Answer, Request
 from handlers.protocols import message_of
+from handlers.warm_up import warm_up
 from models.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ class FamilyModel(kserve.Model):
         self.handler = handler_class(checkpoint["family"])(checkpoint, pick_device(0))
         log.info("loaded %s version %s from %s", checkpoint["family"], checkpoint["version"],
                  self.checkpoint_path)
-        seconds = self.handler.warm_up()
-        log.info("warmed up %s in %.0f ms: one request of its own answered end to end",
-                 checkpoint["family"], seconds * 1000)
+        warm_up(self.handler, log)
         self.ready = True
         return self.ready
 

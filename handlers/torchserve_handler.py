@@ -13,6 +13,7 @@ import torch
 from handlers import handler_class
 from handlers.formats import PACKAGE_FILE, format_in
 from handlers.hardware import pick_device, worker_threads
+from handlers.warm_up import warm_up
 from handlers.messages import JSON_CONTENT_TYPE, InvalidInput, Request, field_names
 from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
@@ -115,9 +116,7 @@ class TorchServeHandler:
             checkpoint, device, model_format, os.path.join(model_dir, PACKAGE_FILE))
         log.info("loaded %s version %s on %s as %s with %d torch threads", checkpoint["family"],
                  checkpoint["version"], device, model_format, torch.get_num_threads())
-        seconds = self.handler.warm_up()
-        log.info("warmed up %s in %.0f ms: one request of its own answered end to end",
-                 checkpoint["family"], seconds * 1000)
+        warm_up(self.handler, log)
         self.initialized = True
 
     def handle(self, data, context):

@@ -1,5 +1,6 @@
 """A worker answers one request of its own family before any client's: TorchServe's initialize runs
-it through decode, preprocess, one forward pass and postprocess, and logs how long it took."""
+it through decode, preprocess, one forward pass and postprocess, and logs how long it took; a family
+with no warm-up request is served cold, with a warning."""
 
 import logging
 
@@ -8,6 +9,7 @@ import pytest
 from handlers import handler_class
 from handlers.base import ModelHandler
 from handlers.messages import InvalidInput
+from handlers.warm_up import warm_up
 from handlers.metrics import MetricsRecorder
 from tests.in_process import InProcessHandler
 from tests.under_test import MODELS
@@ -54,3 +56,15 @@ def test_a_warm_up_that_is_not_answered_fails_loudly(checkpoint_dir, monkeypatch
     monkeypatch.setattr(handler, "decode", refuse)
     with pytest.raises(RuntimeError, match="warm-up request was answered 400"):
         handler.warm_up()
+
+
+def test_a_family_with_no_warm_up_request_is_served_cold_with_a_warning(caplog):
+    class NoWarmUp(ModelHandler):
+        family = "a new family"
+
+        def __init__(self):  # no checkpoint: only warm_up is called
+            pass
+    log = logging.getLogger("handlers.torchserve_handler")
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        warm_up(NoWarmUp(), log)
+    assert "a new family has no warm_up_request" in caplog.text
