@@ -6,7 +6,8 @@ from handlers.base import ModelHandler
 from handlers.explanations import explain_review
 from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
 from handlers.protocols import Tensor
-from models.sentiment_rnn import MAX_TEXT_CHARS, PAD_ID, normalize_text, pad_token_ids
+from models.sentiment_rnn import (MAX_TEXT_CHARS, PAD_ID, normalize_text, pad_encoded_words,
+                                  pad_token_ids)
 
 USAGE = 'send the review as a text/plain body, or JSON {"text": "..."}'
 
@@ -94,15 +95,16 @@ class SentimentRNNHandler(ModelHandler):
         return model_input
 
     def encoded(self, text: str) -> list:
-        """Review text → its id lists per token, normalized and tokenized as in training; raises
-        InvalidInput when it is too long or holds no word."""
+        """Review text → its words' (ids, ids per token) arrays (the model's encode_words),
+        normalized and tokenized as in training; raises InvalidInput when it is too long or holds
+        no word."""
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"text is {len(text):,} characters long; the limit is "
                                f"{MAX_TEXT_CHARS:,}", reason="too_large")
         cleaned = normalize_text(text)
         if not cleaned:
             raise InvalidInput("text is empty or only white space; " + USAGE, reason="empty_body")
-        return self.model.encode(cleaned)
+        return self.model.encode_words(cleaned)
 
     def preprocess_batch(self, texts: list) -> list:
         """Review texts → for each, its ([1, T, K] ids, [1] length) or the InvalidInput refusing it:
@@ -116,7 +118,7 @@ class SentimentRNNHandler(ModelHandler):
                 encoded.append(error)
         valid = [ids for ids in encoded if not isinstance(ids, InvalidInput)]
         if valid:
-            padded, lengths = pad_token_ids(valid)
+            padded, lengths = pad_encoded_words(valid)
             inputs = zip(padded.split(1), lengths.split(1))
         return [ids if isinstance(ids, InvalidInput) else next(inputs) for ids in encoded]
 
@@ -125,8 +127,12 @@ class SentimentRNNHandler(ModelHandler):
         PAD_ID, [N] lengths)."""
         if len({ids.shape for ids, _ in inputs}) == 1:  # padded together already: trim to fit
             ids, lengths = torch.cat([ids for ids, _ in inputs]), torch.cat([n for _, n in inputs])
-            width = int((ids != PAD_ID).sum(dim=2).max())
-            return ids[:, :int(lengths.max()), :width].contiguous(), lengths
+            longest = int(lengths.max())
+            # Nothing to trim when the text and the token that set the shape are among these.
+            if longest < ids.shape[1] or not bool((ids[:, :, -1] != PAD_ID).any()):
+                width = int((ids[:, :longest] != PAD_ID).sum(dim=2).max())
+                ids = ids[:, :longest, :width].contiguous()
+            return ids, lengths
         return pad_token_ids([own_ids(ids, length) for ids, length in inputs])
 
     def postprocess(self, text, logit: torch.Tensor) -> dict:

@@ -18,6 +18,7 @@ calibrates the logit, fitted on the validation split.
 """
 
 import itertools
+import operator
 import re
 import unicodedata
 import zlib
@@ -38,6 +39,8 @@ MIN_FREQUENCY = 2  # a word enters the vocabulary when the training split uses i
 NGRAM_SIZES = (3, 4, 5)  # character n-grams of "<word>", boundaries included
 NGRAM_BUCKETS = 1 << 15  # hashed n-gram rows after the vocabulary's: collisions are rare and mild
 MAX_WORD_CHARS = 20  # a longer word's n-grams come from its first 20 characters: bounds ids per token
+WORD_CACHE_SIZE = 100_000  # words whose tokens' ids are kept (a few MB); later ones are read anew
+TOKENS_OF_WORD = operator.itemgetter(2)  # a word's arrays → its number of tokens
 
 # The only controls kept: they separate words, and collapse to one space later.
 _WHITESPACE_CONTROLS = frozenset("\t\n\v\f\r")
@@ -143,6 +146,8 @@ class SentimentRNN(nn.Module):
         self.ngram_buckets = int(ngram_buckets)
         self.token_ids = {token: index for index, token in enumerate(vocabulary)}
         self._token_cache = {}  # token → its id list: reviews repeat words, hashing is the cost
+        self._word_cache = {}  # a word between spaces ("camera,") → its tokens' id lists
+        self._word_arrays = {}  # the same word → (its ids in one int64 array, ids per token)
         self.embedding = NgramEmbedding(len(vocabulary) + self.ngram_buckets, embedding_dim)
         self.rnn = nn.GRU(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(dropout)
@@ -161,15 +166,56 @@ class SentimentRNN(nn.Module):
             ids = self._token_cache[token] = ([known] if known is not None else []) + buckets
         return ids
 
+    def word_id_lists(self, word: str) -> list:
+        """A word (text between spaces) → the id list of each of its tokens, in order."""
+        ids = self._word_cache.get(word)
+        if ids is None:
+            ids = [self.token_id_list(token) for token in tokenize(word)]
+            if len(self._word_cache) < WORD_CACHE_SIZE:  # unseen words cannot grow it without bound
+                self._word_cache[word] = ids
+        return ids
+
     def encode(self, text: str) -> list:
         """Normalized text → one id list per token (the first max_tokens); never PAD_ID or UNK_ID."""
-        tokens = tokenize(text)[:self.max_tokens]
-        # The cache first, in one pass with no call per token: a text's tokens are nearly all cached.
-        ids = list(map(self._token_cache.get, tokens))
+        # No token holds white space, so a text's tokens are its words' tokens in order; words
+        # repeat from review to review, and a cached one is read without tokenizing it again.
+        words = text.split(" ")
+        ids = list(map(self._word_cache.get, words))
         if None in ids:
-            ids = [self.token_id_list(token) if known is None else known
-                   for token, known in zip(tokens, ids)]
-        return ids
+            ids = [self.word_id_lists(word) if known is None else known
+                   for word, known in zip(words, ids)]
+        return list(itertools.chain.from_iterable(ids))[:self.max_tokens]
+
+    def word_arrays(self, word: str) -> tuple:
+        """A word (text between spaces) → (the ids of all its tokens in one int64 array, the number
+        of ids of each token, its number of tokens)."""
+        arrays = self._word_arrays.get(word)
+        if arrays is None:
+            id_lists = self.word_id_lists(word)
+            arrays = (np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64),
+                      np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists)),
+                      len(id_lists))
+            if len(self._word_arrays) < WORD_CACHE_SIZE:
+                self._word_arrays[word] = arrays
+        return arrays
+
+    def encode_words(self, text: str) -> tuple:
+        """Normalized text → what encode gives, word by word, for a batch to pad in one pass:
+        (each word's word_arrays, in order, to the max_tokens-th token; the number of tokens)."""
+        words = text.split(" ")
+        arrays = list(map(self._word_arrays.get, words))
+        if None in arrays:
+            arrays = [self.word_arrays(word) if known is None else known
+                      for word, known in zip(words, arrays)]
+        tokens = sum(map(TOKENS_OF_WORD, arrays))
+        if tokens <= self.max_tokens:
+            return arrays, tokens
+        kept, room = [], self.max_tokens
+        for ids, counts, _ in arrays:  # a text past max_tokens: cut within the word that reaches it
+            kept.append((ids[:counts[:room].sum()], counts[:room], min(room, len(counts))))
+            room -= kept[-1][2]
+            if not room:
+                return kept, self.max_tokens
 
     def forward(self, token_ids, lengths=None):
         # Lengths default to the tokens with any id: encode never emits an empty list.
@@ -191,21 +237,29 @@ ARCHITECTURE = SentimentRNN  # what models.checkpoint builds for a sentiment_rnn
 def pad_token_ids(sequences) -> tuple:
     """Texts' id lists per token (nested lists, or [T, K] tensors), none empty → ([N, longest T,
     longest K] ids padded with PAD_ID, [N] lengths)."""
-    lengths = [len(text) for text in sequences]
     if all(torch.is_tensor(text) for text in sequences):  # the handler's collate: already [T, K]
+        lengths = [len(text) for text in sequences]
         padded = np.full((len(sequences), max(lengths), max(text.shape[1] for text in sequences)),
                          PAD_ID, dtype=np.int64)
         for row, text in enumerate(sequences):
             padded[row, :text.shape[0], :text.shape[1]] = text.numpy()
         return torch.from_numpy(padded), torch.tensor(lengths, dtype=torch.int64)
+    return pad_encoded_words([([(np.fromiter(itertools.chain.from_iterable(text), dtype=np.int64),
+                                 np.fromiter(map(len, text), dtype=np.int64, count=len(text)),
+                                 len(text))], len(text)) for text in sequences])
+
+
+def pad_encoded_words(texts) -> tuple:
+    """Texts as SentimentRNN.encode_words gives them (their words' arrays, their number of
+    tokens), none empty → ([N, longest T, longest K] ids padded with PAD_ID, [N] lengths)."""
     # One fill of every id, in order, not a write per token: training pads thousands of texts,
     # and the server a batch at a time. A text's tokens fill the first of its rows, a token's ids
     # the first of its places.
-    id_counts = list(map(len, itertools.chain.from_iterable(sequences)))
-    tokens = np.zeros((len(sequences), max(lengths)), dtype=np.int64)
-    tokens[np.arange(max(lengths)) < np.array(lengths)[:, None]] = id_counts
-    padded = np.full((len(sequences), max(lengths), max(id_counts)), PAD_ID, dtype=np.int64)
-    padded[np.arange(max(id_counts)) < tokens[..., None]] = np.fromiter(
-        itertools.chain.from_iterable(itertools.chain.from_iterable(sequences)), dtype=np.int64,
-        count=sum(id_counts))
-    return torch.from_numpy(padded), torch.tensor(lengths, dtype=torch.int64)
+    lengths = np.array([tokens for _, tokens in texts], dtype=np.int64)
+    id_counts = np.concatenate([counts for words, _ in texts for _, counts, _ in words])
+    tokens = np.zeros((len(texts), lengths.max()), dtype=np.int64)
+    tokens[np.arange(lengths.max()) < lengths[:, None]] = id_counts
+    padded = np.full((len(texts), lengths.max(), id_counts.max()), PAD_ID, dtype=np.int64)
+    padded[np.arange(id_counts.max()) < tokens[..., None]] = np.concatenate(
+        [ids for words, _ in texts for ids, _, _ in words])
+    return torch.from_numpy(padded), torch.from_numpy(lengths)

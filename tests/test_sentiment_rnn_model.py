@@ -14,7 +14,8 @@ from families.sentiment_rnn import HAND_WRITTEN
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from models.sentiment_rnn import (_APOSTROPHES, _TOKEN, MAX_TOKENS, NGRAM_BUCKETS,
                                   NORMALIZATION_STEPS, PAD, PAD_ID, UNK, UNK_ID, SentimentRNN,
-                                  ngram_bucket, ngrams, normalize_text, pad_token_ids, tokenize)
+                                  ngram_bucket, ngrams, normalize_text, pad_encoded_words,
+                                  pad_token_ids, tokenize)
 from training.sentiment_data import (DEFAULT_DATA, build_vocabulary, file_sha256,
                                      load_lexicon_splits, load_sentiment_splits, read_reviews_csv)
 from tests.scripts import run_training
@@ -197,6 +198,31 @@ def test_the_quick_paths_read_text_as_the_three_steps_and_the_full_pattern(text)
         stepped = step(stepped)
     assert normalize_text(text) == stepped
     assert tokenize(stepped) == _TOKEN.findall(stepped.casefold().translate(_APOSTROPHES))
+
+
+WORD_BY_WORD_MODEL = SentimentRNN([PAD, UNK, "good", "bad", "not"], ngram_buckets=1024)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(TEXT, st.sampled_from(["good", "bad", "not", "isn't", "Café"])),
+                max_size=MAX_TOKENS // 2).map(" ".join))
+def test_a_text_read_word_by_word_gives_the_ids_of_its_tokens(text):
+    model = WORD_BY_WORD_MODEL  # one for every example: its words cached from earlier texts too
+    expected = [model.token_id_list(token) for token in tokenize(text)[:MAX_TOKENS]]
+    assert model.encode(text) == expected
+    assert model.encode(text) == expected  # once more, from the words cached
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(["good", "bad", "not", "isn't", "Café", "x", "a,b", "!"]),
+                min_size=1, max_size=MAX_TOKENS).map(" ".join))
+def test_texts_padded_word_by_word_hold_the_ids_padded_token_by_token(text):
+    model = WORD_BY_WORD_MODEL
+    long_text = text + " " + text  # past MAX_TOKENS for the longer ones: cut at the same token
+    texts = [text, long_text, "good"]
+    ids, lengths = pad_encoded_words([model.encode_words(one) for one in texts])
+    expected_ids, expected_lengths = pad_token_ids([model.encode(one) for one in texts])
+    assert torch.equal(ids, expected_ids) and torch.equal(lengths, expected_lengths)
 
 
 def test_padding_lists_and_tensors_give_the_ids_a_fill_token_by_token_gives():
