@@ -89,13 +89,7 @@ class ModelHandler:
         """Decoded payloads of one batch → for each, its model input (as `preprocess` gives it) or
         the InvalidInput refusing it (default: `preprocess` one at a time); a family overrides it
         to share the work across the batch."""
-        inputs = []
-        for payload in payloads:
-            try:
-                inputs.append(self.preprocess(payload))
-            except InvalidInput as error:
-                inputs.append(error)
-        return inputs
+        return each_or_refusal(self.preprocess, payloads)
 
     def collate(self, inputs: list):
         """Per-request model inputs → one batch (default: concatenated along the first dimension)."""
@@ -196,6 +190,17 @@ class ModelHandler:
         """A refusal → its 400 Answer, counted under its reason."""
         self.metrics.count_invalid(error.reason)
         return Answer(error.status, error.to_json())
+
+
+def each_or_refusal(step, items: list) -> list:
+    """A step and its inputs → for each input, what the step gives or the InvalidInput it raised."""
+    results = []
+    for item in items:
+        try:
+            results.append(step(item))
+        except InvalidInput as error:
+            results.append(error)
+    return results
 
 
 def rows(model_input) -> int:

@@ -2,7 +2,7 @@
 
 import torch
 
-from handlers.base import ModelHandler
+from handlers.base import ModelHandler, each_or_refusal
 from handlers.explanations import explain_review
 from handlers.messages import InvalidInput, Request, json_object, json_type, json_value, media_type
 from handlers.protocols import Tensor
@@ -110,12 +110,7 @@ class SentimentRNNHandler(ModelHandler):
         """Review texts → for each, its ([1, T, K] ids, [1] length) or the InvalidInput refusing it:
         the texts padded together in one fill, T and K the batch's longest (past a text's own
         tokens and ids, PAD_ID)."""
-        encoded = []
-        for text in texts:
-            try:
-                encoded.append(self.encoded(text))
-            except InvalidInput as error:
-                encoded.append(error)
+        encoded = each_or_refusal(self.encoded, texts)
         valid = [ids for ids in encoded if not isinstance(ids, InvalidInput)]
         if valid:
             padded, lengths = pad_encoded_words(valid)
