@@ -7,7 +7,9 @@ import random
 
 import torch
 
+from bench.handlers_before.sentiment_rnn import HANDLER as HandlerBefore
 from families.sentiment_rnn import HAND_WRITTEN, bodies
+from handlers import handler_class
 from handlers.messages import Request
 from handlers.sentiment_rnn import sigmoid_one_by_one
 from models.checkpoint import load_checkpoint
@@ -55,3 +57,20 @@ def test_each_logit_gets_the_sigmoid_it_gets_alone():
     logits = torch.randn(20_000, generator=torch.Generator().manual_seed(0)) * 6
     alone = [float(torch.sigmoid(logit[0])) for logit in logits.split(1)]
     assert sigmoid_one_by_one(logits) == alone
+
+
+def test_inputs_are_collated_as_the_replaced_handler_collates_them(checkpoint_dir):
+    path = checkpoint_dir / "sentiment_rnn" / "model.pt"
+    handler, before = (handler_class("sentiment_rnn").from_checkpoint_file(path),
+                       HandlerBefore.from_checkpoint_file(path))
+    texts = [text for text, _ in HAND_WRITTEN]
+    expected = [before.preprocess(text) for text in texts]
+    together = handler.preprocess_batch(texts)
+    longest = max(range(len(texts)), key=lambda index: int(expected[index][1][0]))
+    others = [index for index in range(len(texts)) if index != longest]
+    for inputs, expected_inputs in [
+            (together, expected),  # one batch, as the server prepares it
+            ([together[i] for i in others], [expected[i] for i in others]),  # its longest left out
+            ([handler.preprocess(text) for text in texts], expected)]:  # each prepared alone
+        for got, wanted in zip(handler.collate(inputs), before.collate(expected_inputs)):
+            assert torch.equal(got, wanted)
