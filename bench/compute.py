@@ -24,6 +24,12 @@ from handlers.messages import Request
 from harness.settings import ROOT, model_settings as settings
 
 STEPS = ("decode", "preprocess", "inference", "postprocess")
+# The handler methods each step's time is read from: the shared pipeline preprocesses and
+# postprocesses a whole batch in one call (which calls the per-request step, unless the family
+# shares the work across the batch); bench/handlers_before's old pipeline calls the per-request
+# step itself.
+STEP_METHODS = {"decode": ("decode",), "preprocess": ("preprocess", "preprocess_batch"),
+                "inference": ("inference",), "postprocess": ("postprocess", "postprocess_batch")}
 
 
 def worker_threads(model) -> int:
@@ -52,16 +58,21 @@ class StepClock:
 
     def __init__(self, handler):
         self.seconds = dict.fromkeys(("handle", *STEPS), 0.0)
-        for step in self.seconds:
-            setattr(handler, step, self._timed(step, getattr(handler, step)))
+        self.running = dict.fromkeys(self.seconds, 0)  # a step's calls under way: count the outer
+        for step, methods in {"handle": ("handle",), **STEP_METHODS}.items():
+            for method in methods:
+                setattr(handler, method, self._timed(step, getattr(handler, method)))
 
     def _timed(self, step, method):
         def timed(*args):
+            self.running[step] += 1
             started = time.perf_counter()
             try:
                 return method(*args)
             finally:
-                self.seconds[step] += time.perf_counter() - started
+                self.running[step] -= 1
+                if not self.running[step]:
+                    self.seconds[step] += time.perf_counter() - started
         return timed
 
 
@@ -95,17 +106,22 @@ def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
         runs, elapsed = repeat(lambda: handler.handle(batch), seconds)
         figures["handle"][str(size)] = size * runs / elapsed
 
-        model_input = to_device(handler.collate([handler.preprocess(handler.decode(r)) for r in batch]),
-                                handler.device)
+        model_input = to_device(handler.collate(handler.preprocess_batch(
+            [handler.decode(r) for r in batch])), handler.device)
         with torch.inference_mode():
             runs, elapsed = repeat(lambda: handler.inference(model_input), seconds)
         figures["forward"][str(size)] = size * runs / elapsed
 
     # Where a request's time goes, at the largest batch the server forms.
     size = int(settings(model).get("batchSize", 1))
-    clock = StepClock(handler)
-    repeat(lambda: handler.handle([request] * size), seconds)
-    whole = clock.seconds["handle"]
-    figures["shares"] = {"batch_size": size, **{step: clock.seconds[step] / whole for step in STEPS}}
-    figures["shares"]["other"] = max(0.0, 1 - sum(figures["shares"][s] for s in STEPS))
+    figures["shares"] = {"batch_size": size, **step_shares(handler, [request] * size, seconds)}
     return figures
+
+
+def step_shares(handler, batch, seconds) -> dict:
+    """A handler, a batch of requests, seconds → the share of handle()'s time each step takes
+    ({"decode": 0.2, …, "other": 0.04}). The handler's steps stay wrapped: use it for nothing else."""
+    clock = StepClock(handler)
+    repeat(lambda: handler.handle(batch), seconds)
+    shares = {step: clock.seconds[step] / clock.seconds["handle"] for step in STEPS}
+    return {**shares, "other": max(0.0, 1 - sum(shares.values()))}

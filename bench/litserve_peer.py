@@ -10,6 +10,7 @@ requests need the header X-API-Key when LIT_SERVER_API_KEY is set.
 """
 
 import argparse
+import logging
 
 import litserve
 import torch
@@ -19,6 +20,7 @@ from bench.compute import build_handler, worker_threads
 from handlers.base import rows
 from handlers.hardware import to_device
 from handlers.messages import InvalidInput, Request
+from handlers.warm_up import warm_up
 from harness.examples import subject
 from harness.settings import model_format, model_settings as settings
 
@@ -31,9 +33,11 @@ class HandlerAPI(litserve.LitAPI):
         self.family, self.model_format = model, model_format
 
     def setup(self, device):
-        """Load the checkpoint on the CPU with as many torch threads as a TorchServe worker uses."""
+        """Load the checkpoint on the CPU with as many torch threads as a TorchServe worker uses,
+        and answer the family's warm-up request, as a TorchServe worker does at start."""
         torch.set_num_threads(worker_threads(self.family))
         self.handler = build_handler(self.family, self.model_format)
+        warm_up(self.handler, logging.getLogger(__name__))
 
     def decode_request(self, request):
         """The JSON body LitServe parsed → (payload, model input); a bad body becomes a 400 naming it."""

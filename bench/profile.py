@@ -2,7 +2,8 @@
 
 Each sample is one stack of the worker's Python threads, idle ones
 included. A sample counts for the first handler step on its stack (decode,
-preprocess, inference, postprocess under handlers/), else as waiting for the
+preprocess, inference, postprocess under handlers/, a whole batch's
+preprocess_batch and postprocess_batch included), else as waiting for the
 frontend when it sits in TorchServe's message read, else as the worker's own
 protocol work (unpacking requests, packing answers, metrics, logging).
 """
@@ -48,8 +49,9 @@ def bucket(frames) -> str:
     """One sampled stack, outermost frame first → the part of the worker's work it belongs to."""
     for frame in frames:
         name, _, where = frame.partition(" (")
-        if where.startswith("handlers/") and name.rsplit(".", 1)[-1] in STEPS:
-            return name.rsplit(".", 1)[-1]
+        step = name.rsplit(".", 1)[-1].removesuffix("_batch")  # preprocess_batch is preprocess
+        if where.startswith("handlers/") and step in STEPS:
+            return step
     if any(marker in frame for frame in frames for marker in ("retrieve_msg", "recv", "select")):
         return "waiting for the frontend"
     return "worker protocol and other"

@@ -7,9 +7,10 @@ import secrets
 import torch
 
 from handlers.base import ModelHandler
-from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
+from handlers.messages import (JSON_CONTENT_TYPE, InvalidInput, Request, json_object, json_type,
+                               json_value)
 from handlers.protocols import Tensor
-from models.digits_gan import LABELS, MAX_COUNT, MAX_SEED, generate, render_png, request_noise
+from models.digits_gan import LABELS, MAX_COUNT, MAX_SEED, generate, render_pngs, request_noise
 
 FIELDS = ("digit", "count", "seed")
 EXAMPLE = '{"digit": 7, "count": 4, "seed": 123}'
@@ -76,6 +77,10 @@ class DigitsGANHandler(ModelHandler):
         """→ one image's model input: (noise [1, noise_dim], label [1])."""
         return self.preprocess({"digit": 0, "count": 1, "seed": 0})
 
+    def warm_up_request(self) -> Request:
+        """→ a JSON body asking for one 0, its seed given (a picked one would take randomness)."""
+        return Request(b'{"digit": 0, "count": 1, "seed": 0}', JSON_CONTENT_TYPE)
+
     def preprocess(self, request: dict) -> tuple:
         """{"digit", "count", "seed"} → (noise [count, noise_dim] from the seed alone, labels [count])."""
         noise = request_noise(request["seed"], request["count"], self.model.noise_dim)
@@ -87,8 +92,18 @@ class DigitsGANHandler(ModelHandler):
 
     def postprocess(self, request: dict, images: torch.Tensor) -> dict:
         """One request and its [count, 1, 8, 8] images → {"digit", "seed", "images": [base64 PNG, …]}."""
-        return {"digit": request["digit"], "seed": request["seed"],
-                "images": [base64.b64encode(render_png(image)).decode("ascii") for image in images]}
+        return self.postprocess_batch([request], images, [len(images)])[0]
+
+    def postprocess_batch(self, requests: list, images: torch.Tensor, sizes: list) -> list:
+        """The batch's requests, their [N, 1, 8, 8] images and each one's count → each one's
+        `postprocess` answer, the PNGs of the whole batch rendered together."""
+        encoded = [base64.b64encode(png).decode("ascii") for png in render_pngs(images)]
+        answers, start = [], 0
+        for request, size in zip(requests, sizes):
+            answers.append({"digit": request["digit"], "seed": request["seed"],
+                            "images": encoded[start:start + size]})
+            start += size
+        return answers
 
 
 HANDLER = DigitsGANHandler  # what the TorchServe adapter builds for a digits_gan checkpoint

@@ -7,6 +7,7 @@ and gives its `prepare` function, the one its training uses.
 
 import base64
 import binascii
+import io
 
 import torch
 from PIL import Image
@@ -70,6 +71,14 @@ class ImageClassifierHandler(ModelHandler):
         if is_json(request):
             return picture(image_bytes_from_json(json_value(request)))
         return picture(as_bytes(request.body))
+
+    def warm_up_request(self) -> Request:
+        """→ a small PNG with a dark square on white: decoded, squared and read like any."""
+        picture = Image.new("RGB", (48, 32), "white")
+        picture.paste((40, 40, 40), (16, 8, 32, 24))
+        data = io.BytesIO()
+        picture.save(data, format="PNG")
+        return Request(data.getvalue(), "image/png")
 
     def example_input(self) -> torch.Tensor:
         """→ one blank picture's model input."""

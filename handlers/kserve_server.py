@@ -27,6 +27,7 @@ from handlers import handler_class
 from handlers.hardware import pick_device
 from handlers.messages import JSON_CONTENT_TYPE, Answer, Request
 from handlers.protocols import message_of
+from handlers.warm_up import warm_up
 from models.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,10 @@ class FamilyModel(kserve.Model):
         """Checkpoint (weights_only) → the family's ModelHandler, on a GPU when there is one."""
         checkpoint = load_checkpoint(self.checkpoint_path)
         self.handler = handler_class(checkpoint["family"])(checkpoint, pick_device(0))
-        self.ready = True
         log.info("loaded %s version %s from %s", checkpoint["family"], checkpoint["version"],
                  self.checkpoint_path)
+        warm_up(self.handler, log)
+        self.ready = True
         return self.ready
 
     def predict(self, payload, headers=None, response_headers=None) -> bytes:

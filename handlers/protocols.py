@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -34,6 +35,7 @@ TENSOR_FIELDS = ("name", "shape", "datatype", "data", "parameters")
 MAX_EXAMPLES = 1000
 # A body holding neither key cannot be an envelope, and is handed on unparsed.
 ENVELOPE_KEYS = (b'"instances"', b'"inputs"')
+ANY_ENVELOPE_KEY = re.compile(b"|".join(map(re.escape, ENVELOPE_KEYS)))  # one pass over the body
 
 INTEGER_RANGES = {
     "INT8": (-2**7, 2**7 - 1), "INT16": (-2**15, 2**15 - 1),
@@ -100,9 +102,9 @@ def envelope_body(request: Request):
     if not isinstance(raw, (bytes, bytearray)):
         return None
     if not (kind.endswith("json") or (not kind.startswith("text/")
-                                      and bytes(raw).lstrip()[:1] == b"{")):
+                                      and raw.lstrip()[:1] == b"{")):
         return None
-    if not any(key in raw for key in ENVELOPE_KEYS):
+    if not ANY_ENVELOPE_KEY.search(raw):
         return None
     try:
         return json_value(request)

@@ -4,6 +4,7 @@ A family of this kind (tools.new_family's tabular kinds) subclasses TabularClass
 TabularRegressorHandler and names its `features`, the columns in the model's input order.
 """
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -92,6 +93,10 @@ class TabularHandler(ModelHandler):
                                "per request", reason="too_large")
         return Records([self.record_values(record, index) for index, record in enumerate(value)],
                        as_list=True)
+
+    def warm_up_request(self) -> Request:
+        """→ a record of zeros, one for each field."""
+        return Request(json.dumps(dict.fromkeys(self.features, 0)).encode(), "application/json")
 
     def example_input(self) -> torch.Tensor:
         """→ one record's model input, [1, len(features)]."""

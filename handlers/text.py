@@ -68,6 +68,10 @@ class TextClassifierHandler(ModelHandler):
         """text/plain body, raw UTF-8 bytes, or JSON {"text": "..."} → the text as sent."""
         return text_of(request, USAGE)
 
+    def warm_up_request(self) -> Request:
+        """→ a text/plain body of three words."""
+        return Request(b"a short text", "text/plain")
+
     def example_input(self) -> torch.Tensor:
         """→ one short text's model input."""
         return self.preprocess("a short text")

@@ -13,6 +13,7 @@ import torch
 from handlers import handler_class
 from handlers.formats import PACKAGE_FILE, format_in
 from handlers.hardware import pick_device, worker_threads
+from handlers.warm_up import warm_up
 from handlers.messages import JSON_CONTENT_TYPE, InvalidInput, Request, field_names
 from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
@@ -113,9 +114,10 @@ class TorchServeHandler:
         model_format = format_in(model_dir, settings)
         self.handler = handler_class(checkpoint["family"])(
             checkpoint, device, model_format, os.path.join(model_dir, PACKAGE_FILE))
-        self.initialized = True
         log.info("loaded %s version %s on %s as %s with %d torch threads", checkpoint["family"],
                  checkpoint["version"], device, model_format, torch.get_num_threads())
+        warm_up(self.handler, log)
+        self.initialized = True
 
     def handle(self, data, context):
         """TorchServe batch → one JSON body per request, with per-request status codes."""

@@ -2,18 +2,19 @@
 
 The single source of truth for the family: training imports it, every
 `.mar` ships it, and serving and evaluation both turn a request into PNGs
-through `request_noise` → `generate` → `render_png`, so the images the
+through `request_noise` → `generate` → `render_pngs`, so the images the
 classifier judged at training time are the images the server returns.
 """
 
 import io
+import struct
+import zlib
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from models.digits_cnn import IMAGE_SIZE, MAX_INK, digits_to_image
+from models.digits_cnn import IMAGE_SIZE, MAX_INK, gray_levels
 
 LABELS = tuple(str(d) for d in range(10))
 NOISE_DIM = 32
@@ -91,19 +92,40 @@ def generate(model: DigitsGenerator, noise: torch.Tensor, labels: torch.Tensor) 
         return torch.cat([model(noise[i:i + 1], labels[i:i + 1]) for i in range(len(labels))])
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk's type and data → the chunk: length, type, data, CRC-32 of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# Every image is an 8×8 8-bit grayscale PNG of three chunks, as Pillow writes it: the signature,
+# the header and the end never change, and the data is Pillow's own zlib stream of the pixels.
+PNG_START = b"\x89PNG\r\n\x1a\n" + png_chunk(
+    b"IHDR", struct.pack(">IIBBBBB", IMAGE_SIZE, IMAGE_SIZE, 8, 0, 0, 0, 0))  # 8 bits, gray
+PNG_END = png_chunk(b"IEND", b"")
+
+
+def render_pngs(pixels: torch.Tensor) -> list:
+    """[N, 1, 8, 8] or [N, 8, 8] ink on 0–16 → N 8×8 grayscale PNGs, light ink on black like
+    load_digits: byte for byte what Image.save(format="PNG") writes, the gray levels of all N
+    computed at once and each image's data compressed by the encoder Pillow's PNG writer uses."""
+    levels = gray_levels(pixels.detach().cpu().reshape(-1, IMAGE_SIZE, IMAGE_SIZE).numpy())
+    image, pngs = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE)), []
+    for level in levels:  # one Pillow image, its pixels replaced for each
+        image.frombytes(level.tobytes())
+        pngs.append(PNG_START + png_chunk(b"IDAT", image.tobytes("zip", "L")) + PNG_END)
+    return pngs
+
+
 def render_png(pixels: torch.Tensor) -> bytes:
     """[1, 8, 8] or [8, 8] ink on 0–16 → 8×8 grayscale PNG bytes, light ink on black like load_digits."""
-    values = pixels.detach().cpu().reshape(IMAGE_SIZE, IMAGE_SIZE).numpy().astype(np.float32)
-    buffer = io.BytesIO()
-    digits_to_image(values).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return render_pngs(pixels)[0]
 
 
 def generate_pngs(model: DigitsGenerator, digit: int, count: int, seed: int) -> list:
     """(digit, count, seed) → `count` PNG images, exactly as the server answers that request."""
     noise = request_noise(seed, count, model.noise_dim)
     labels = torch.full((count,), digit, dtype=torch.long)
-    return [render_png(image) for image in generate(model, noise, labels)]
+    return render_pngs(generate(model, noise, labels))
 
 
 def decode_png(data: bytes) -> Image.Image:

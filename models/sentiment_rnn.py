@@ -47,6 +47,11 @@ class SentimentRNN(nn.Module):
         """Normalized text → one id list per token (the first max_tokens); never PAD_ID or UNK_ID."""
         return self.tokens.encode(text)
 
+    def encode_words(self, text: str) -> tuple:
+        """Normalized text → what encode gives, word by word, for a batch to pad in one pass
+        (models.text.pad_encoded_words)."""
+        return self.tokens.encode_words(text)
+
     def forward(self, token_ids, lengths=None):
         # Lengths default to the tokens with any id: encode never emits an empty list.
         if lengths is None:

@@ -8,10 +8,13 @@ A word never seen in training still reads through the pieces it shares with word
 ("delicious" with "delightful"), so unknown words do not all collapse into one <unk>.
 """
 
+import itertools
+import operator
 import re
 import unicodedata
 import zlib
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +25,8 @@ PAD_ID, UNK_ID = 0, 1
 NGRAM_SIZES = (3, 4, 5)  # character n-grams of "<word>", boundaries included
 NGRAM_BUCKETS = 1 << 15  # hashed n-gram rows after the vocabulary's: collisions are rare and mild
 MAX_WORD_CHARS = 20  # a longer word's n-grams come from its first 20 characters: bounds ids per token
+WORD_CACHE_SIZE = 100_000  # words whose tokens' ids are kept (a few MB); later ones are read anew
+TOKENS_OF_WORD = operator.itemgetter(2)  # a word's arrays → its number of tokens
 
 # The only controls kept: they separate words, and collapse to one space later.
 _WHITESPACE_CONTROLS = frozenset("\t\n\v\f\r")
@@ -33,6 +38,9 @@ _ILLEGAL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 # negation the model learns once; otherwise a word with inner apostrophes
 # ("rock'n'roll", "it's") or one other symbol.
 _TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|\w+(?:'\w+)*|[^\w\s]")
+# The same without the n't alternatives, for the many texts with no "n't" in them, where they
+# never match: it finds the same tokens with no look-ahead at every letter.
+_TOKEN_WITHOUT_NOT = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 # Phones and word processors type curly apostrophes; "didn’t" must read as "didn't".
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
@@ -71,6 +79,8 @@ NORMALIZATION_STEPS = (
 
 def normalize_text(text: str) -> str:
     """Raw text → illegal characters dropped, NFKC, white space collapsed; "" when nothing is left."""
+    if text.isascii():  # most texts: NFKC leaves ASCII as it is
+        return collapse_white_space(strip_illegal_characters(text))
     for _, step in NORMALIZATION_STEPS:
         text = step(text)
     return text
@@ -78,7 +88,8 @@ def normalize_text(text: str) -> str:
 
 def tokenize(text: str) -> list:
     """Normalized text → lower-case tokens: words, "n't", and single symbols ("isn't!" → is, n't, !)."""
-    return _TOKEN.findall(text.casefold().translate(_APOSTROPHES))
+    text = text.casefold().translate(_APOSTROPHES)
+    return (_TOKEN if "n't" in text else _TOKEN_WITHOUT_NOT).findall(text)
 
 
 def ngrams(token: str) -> list:
@@ -118,6 +129,8 @@ class TokenIds:
         self.max_tokens = max_tokens
         self.token_ids = {token: index for index, token in enumerate(self.vocabulary)}
         self._cache = {}  # token → its id list: texts repeat words, hashing is the cost
+        self._word_cache = {}  # a word between spaces ("camera,") → its tokens' id lists
+        self._word_arrays = {}  # the same word → (its ids in one int64 array, ids per token)
 
     @property
     def rows(self) -> int:
@@ -134,32 +147,84 @@ class TokenIds:
             ids = self._cache[token] = ([known] if known is not None else []) + buckets
         return ids
 
+    def word_id_lists(self, word: str) -> list:
+        """A word (text between spaces) → the id list of each of its tokens, in order."""
+        ids = self._word_cache.get(word)
+        if ids is None:
+            ids = [self.token_id_list(token) for token in tokenize(word)]
+            if len(self._word_cache) < WORD_CACHE_SIZE:  # unseen words cannot grow it without bound
+                self._word_cache[word] = ids
+        return ids
+
     def encode(self, text: str) -> list:
         """Normalized text → one id list per token (the first max_tokens); never PAD_ID or UNK_ID."""
-        return [self.token_id_list(token) for token in tokenize(text)[:self.max_tokens]]
+        # No token holds white space, so a text's tokens are its words' tokens in order; words
+        # repeat from text to text, and a cached one is read without tokenizing it again.
+        words = text.split(" ")
+        ids = list(map(self._word_cache.get, words))
+        if None in ids:
+            ids = [self.word_id_lists(word) if known is None else known
+                   for word, known in zip(words, ids)]
+        return list(itertools.chain.from_iterable(ids))[:self.max_tokens]
+
+    def word_arrays(self, word: str) -> tuple:
+        """A word (text between spaces) → (the ids of all its tokens in one int64 array, the number
+        of ids of each token, its number of tokens)."""
+        arrays = self._word_arrays.get(word)
+        if arrays is None:
+            id_lists = self.word_id_lists(word)
+            arrays = (np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64),
+                      np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists)),
+                      len(id_lists))
+            if len(self._word_arrays) < WORD_CACHE_SIZE:
+                self._word_arrays[word] = arrays
+        return arrays
+
+    def encode_words(self, text: str) -> tuple:
+        """Normalized text → what encode gives, word by word, for a batch to pad in one pass:
+        (each word's word_arrays, in order, to the max_tokens-th token; the number of tokens)."""
+        words = text.split(" ")
+        arrays = list(map(self._word_arrays.get, words))
+        if None in arrays:
+            arrays = [self.word_arrays(word) if known is None else known
+                      for word, known in zip(words, arrays)]
+        tokens = sum(map(TOKENS_OF_WORD, arrays))
+        if self.max_tokens is None or tokens <= self.max_tokens:
+            return arrays, tokens
+        kept, room = [], self.max_tokens
+        for ids, counts, _ in arrays:  # a text past max_tokens: cut within the word that reaches it
+            kept.append((ids[:counts[:room].sum()], counts[:room], min(room, len(counts))))
+            room -= kept[-1][2]
+            if not room:
+                return kept, self.max_tokens
 
 
 def pad_token_ids(sequences) -> tuple:
     """Texts' id lists per token (nested lists, or [T, K] tensors), none empty → ([N, longest T,
     longest K] ids padded with PAD_ID, [N] lengths)."""
     if all(torch.is_tensor(text) for text in sequences):  # the handler's collate: already [T, K]
-        lengths = torch.tensor([len(text) for text in sequences], dtype=torch.int64)
-        padded = torch.full((len(sequences), int(lengths.max()), max(text.shape[1] for text in sequences)),
-                            PAD_ID, dtype=torch.int64)
+        lengths = [len(text) for text in sequences]
+        padded = np.full((len(sequences), max(lengths), max(text.shape[1] for text in sequences)),
+                         PAD_ID, dtype=np.int64)
         for row, text in enumerate(sequences):
-            padded[row, :text.shape[0], :text.shape[1]] = text
-        return padded, lengths
-    lengths = torch.tensor([len(text) for text in sequences], dtype=torch.int64)
-    width = max(len(ids) for text in sequences for ids in text)
-    # One flat fill, not a tensor write per token: training pads thousands of texts.
-    rows, columns, positions, values = [], [], [], []
-    for row, text in enumerate(sequences):
-        for column, ids in enumerate(text):
-            count = len(ids)
-            rows += [row] * count
-            columns += [column] * count
-            positions += range(count)
-            values += ids
-    padded = torch.full((len(sequences), int(lengths.max()), width), PAD_ID, dtype=torch.int64)
-    padded[rows, columns, positions] = torch.tensor(values, dtype=torch.int64)
-    return padded, lengths
+            padded[row, :text.shape[0], :text.shape[1]] = text.numpy()
+        return torch.from_numpy(padded), torch.tensor(lengths, dtype=torch.int64)
+    return pad_encoded_words([([(np.fromiter(itertools.chain.from_iterable(text), dtype=np.int64),
+                                 np.fromiter(map(len, text), dtype=np.int64, count=len(text)),
+                                 len(text))], len(text)) for text in sequences])
+
+
+def pad_encoded_words(texts) -> tuple:
+    """Texts as TokenIds.encode_words gives them (their words' arrays, their number of tokens),
+    none empty → ([N, longest T, longest K] ids padded with PAD_ID, [N] lengths)."""
+    # One fill of every id, in order, not a write per token: training pads thousands of texts,
+    # and the server a batch at a time. A text's tokens fill the first of its rows, a token's ids
+    # the first of its places.
+    lengths = np.array([tokens for _, tokens in texts], dtype=np.int64)
+    id_counts = np.concatenate([counts for words, _ in texts for _, counts, _ in words])
+    tokens = np.zeros((len(texts), lengths.max()), dtype=np.int64)
+    tokens[np.arange(lengths.max()) < lengths[:, None]] = id_counts
+    padded = np.full((len(texts), lengths.max(), id_counts.max()), PAD_ID, dtype=np.int64)
+    padded[np.arange(id_counts.max()) < tokens[..., None]] = np.concatenate(
+        [ids for words, _ in texts for ids, _, _ in words])
+    return torch.from_numpy(padded), torch.from_numpy(lengths)

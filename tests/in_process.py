@@ -1,11 +1,13 @@
 """A family's TorchServe entry point run in this process, driven with TorchServe's own Context objects."""
 
 import functools
+import importlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from ts.context import Context, RequestProcessor
 
@@ -14,6 +16,7 @@ from handlers.messages import Request
 from handlers.torchserve_handler import TorchServeHandler
 from harness.examples import tolerance
 from harness.load import difference
+from harness.settings import worker_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,6 +95,20 @@ def expected_answers(checkpoint_dir, family, bodies, content_type=None) -> list:
     """
     handler = reference_handler(Path(checkpoint_dir), family)
     return [handler.handle([Request(body, content_type)])[0].body for body in bodies]
+
+
+def assert_answers_unchanged(family, checkpoint_dir, requests, batch_size):
+    """Requests → nothing; an assertion fails where the family's handler answers one of them
+    (status and JSON body) otherwise than its handler as it was before issue 15
+    (bench/handlers_before/<family>.py), the requests sent in batches of `batch_size`."""
+    torch.set_num_threads(worker_threads(family))  # as its worker runs (conftest puts it back)
+    path = Path(checkpoint_dir) / family / "model.pt"
+    handler = handler_class(family).from_checkpoint_file(path)
+    before = importlib.import_module(f"bench.handlers_before.{family}").HANDLER.from_checkpoint_file(path)
+    for start in range(0, len(requests), batch_size):
+        batch = requests[start:start + batch_size]
+        for request, answer, expected in zip(batch, handler.handle(batch), before.handle(batch)):
+            assert (answer.status, answer.body) == (expected.status, expected.body), request
 
 
 def handler_fixture(family):

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from families.sentiment_rnn import HAND_WRITTEN
 from models.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 from models.sentiment_rnn import MAX_TOKENS, SentimentRNN
-from models.text import (NGRAM_BUCKETS, PAD, PAD_ID, UNK, UNK_ID, ngram_bucket, ngrams,
-                         normalize_text, pad_token_ids, tokenize)
+from models.text import (_APOSTROPHES, _TOKEN, NGRAM_BUCKETS, NORMALIZATION_STEPS, PAD, PAD_ID,
+                         UNK, UNK_ID, ngram_bucket, ngrams, normalize_text, pad_encoded_words,
+                         pad_token_ids, tokenize)
 from tests.scripts import run_training
 from training.sentiment_data import (DEFAULT_DATA, load_lexicon_splits, load_sentiment_splits,
                                      read_reviews_csv)
@@ -181,3 +184,59 @@ def test_dry_run_on_another_csv_writes_checkpoint_metrics_and_curve(tmp_path):
     assert {"accuracy", "precision", "recall", "f1", "roc_auc", "cleaning"} <= set(metrics)
     assert metrics["cleaning"] == checkpoint["data"]["cleaning"]
     assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ASCII text, and pieces the n't pattern and the apostrophes read.
+TEXT = st.lists(st.one_of(st.characters(max_codepoint=127),
+                          st.sampled_from(["n't", "isn't", "didn’t", "can't!", "’", " "])),
+                max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(TEXT)
+def test_the_quick_paths_read_text_as_the_three_steps_and_the_full_pattern(text):
+    stepped = text
+    for _, step in NORMALIZATION_STEPS:
+        stepped = step(stepped)
+    assert normalize_text(text) == stepped
+    assert tokenize(stepped) == _TOKEN.findall(stepped.casefold().translate(_APOSTROPHES))
+
+
+WORD_BY_WORD_MODEL = SentimentRNN([PAD, UNK, "good", "bad", "not"], ngram_buckets=1024)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(TEXT, st.sampled_from(["good", "bad", "not", "isn't", "Café"])),
+                max_size=MAX_TOKENS // 2).map(" ".join))
+def test_a_text_read_word_by_word_gives_the_ids_of_its_tokens(text):
+    model = WORD_BY_WORD_MODEL  # one for every example: its words cached from earlier texts too
+    expected = [model.token_id_list(token) for token in tokenize(text)[:MAX_TOKENS]]
+    assert model.encode(text) == expected
+    assert model.encode(text) == expected  # once more, from the words cached
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(["good", "bad", "not", "isn't", "Café", "x", "a,b", "!"]),
+                min_size=1, max_size=MAX_TOKENS).map(" ".join))
+def test_texts_padded_word_by_word_hold_the_ids_padded_token_by_token(text):
+    model = WORD_BY_WORD_MODEL
+    long_text = text + " " + text  # past MAX_TOKENS for the longer ones: cut at the same token
+    texts = [text, long_text, "good"]
+    ids, lengths = pad_encoded_words([model.encode_words(one) for one in texts])
+    expected_ids, expected_lengths = pad_token_ids([model.encode(one) for one in texts])
+    assert torch.equal(ids, expected_ids) and torch.equal(lengths, expected_lengths)
+
+
+def test_padding_lists_and_tensors_give_the_ids_a_fill_token_by_token_gives():
+    generator = torch.Generator().manual_seed(0)
+    texts = [[torch.randint(2, 9000, (int(width),), generator=generator).tolist()
+              for width in torch.randint(1, 30, (int(length),), generator=generator)]
+             for length in torch.randint(1, 20, (12,), generator=generator)]
+    ids, lengths = pad_token_ids(texts)
+    expected = torch.full(ids.shape, PAD_ID, dtype=torch.int64)
+    for row, text in enumerate(texts):
+        for column, token_ids in enumerate(text):
+            expected[row, column, :len(token_ids)] = torch.tensor(token_ids)
+    assert torch.equal(ids, expected) and lengths.tolist() == [len(text) for text in texts]
+    again, again_lengths = pad_token_ids([ids[row, :len(text)] for row, text in enumerate(texts)])
+    assert torch.equal(again, ids) and torch.equal(again_lengths, lengths)

@@ -15,6 +15,7 @@ import time
 import torch
 
 from handlers import handler_class
+from handlers.base import rows
 from handlers.hardware import to_device
 from handlers.messages import Request
 from harness.examples import calls_for
@@ -39,16 +40,14 @@ def timed_batch(handler, requests) -> dict:
     payloads = [handler.decode(request) for request in requests]
     spent["decode"] = time.perf_counter() - start
     start = time.perf_counter()
-    inputs = [handler.preprocess(payload) for payload in payloads]
+    inputs = handler.preprocess_batch(payloads)
     spent["preprocess"] = time.perf_counter() - start
     start = time.perf_counter()
     with torch.inference_mode():
         outputs = handler.inference(to_device(handler.collate(inputs), handler.device)).cpu()
     spent["inference"] = time.perf_counter() - start
     start = time.perf_counter()
-    sizes = [len(x[0] if isinstance(x, tuple) else x) for x in inputs]
-    for payload, output in zip(payloads, torch.split(outputs, sizes)):
-        handler.postprocess(payload, output)
+    handler.postprocess_batch(payloads, outputs, [rows(x) for x in inputs])
     spent["postprocess"] = time.perf_counter() - start
     return spent
 
