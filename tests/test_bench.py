@@ -120,8 +120,8 @@ def test_profile_buckets_name_the_handler_step_or_the_wait():
     batched = base + ";handle (handlers/torchserve_handler.py:2);ModelHandler.answer (handlers/base.py:3)"
     assert profile.bucket((batched + ";ModelHandler.preprocess_batch (handlers/base.py:4)").split(";")) \
         == "preprocess"
-    assert profile.bucket((batched + ";DigitsCNNHandler.postprocess_batch (handlers/digits_cnn.py:5)")
-                          .split(";")) == "postprocess"
+    assert profile.bucket((batched + f";{handler_class(MODEL).__name__}.postprocess_batch "
+                                     f"(handlers/{MODEL}.py:5)").split(";")) == "postprocess"
     waiting = base + ";retrieve_msg (ts/protocol/otf_message_handler.py:4);recv (socket.py:5)"
     assert profile.bucket(waiting.split(";")) == "waiting for the frontend"
     assert profile.bucket([base, "create_predict_response (ts/protocol/otf_message_handler.py:6)"]) \
