@@ -57,11 +57,11 @@ kserve-venv: $(VENV)-kserve/.installed
 test: checkpoints $(VENV)-kserve/.installed $(VENV)/.bench-installed
 	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest
 
-# The in-process tier, while working: every test that neither builds archives, starts a server,
-# compiles a model nor works in a scratch copy of the repository (pytest.ini's markers); under
-# 2 minutes on 2 cores.
+# The in-process tier, while working: every test that neither builds archives nor starts a server
+# (marked serving) and is not one of the few slow in-process ones (marked slow: compiling a model,
+# a scratch copy of the repository, thousands of generated cases); under 2 minutes on 2 cores.
 test-fast: checkpoints
-	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest -m "not serving and not compiles and not scratch"
+	CHECKPOINT_DIR=$(CHECKPOINT_DIR) $(BIN)/python -m pytest -m "not serving and not slow"
 
 # Load, soak, worker crash, upgrade, overload and management-gateway checks (docs/reliability.md),
 # each on a private TorchServe on free ports; about 7 minutes; they rewrite the figures in that file.

@@ -15,7 +15,7 @@ WRITTEN = [f"models/{FAMILY}.py", f"handlers/{FAMILY}.py", f"training/{FAMILY}.p
            f"training/data/{FAMILY}/data.csv"]
 TEST = f"tests/test_{FAMILY}_model.py"
 
-pytestmark = pytest.mark.scratch
+pytestmark = pytest.mark.slow
 
 
 def guide_commands() -> str:

@@ -88,6 +88,7 @@ def test_the_training_mix_is_seeded_and_goes_through_the_serving_preprocessing(m
         assert not torch.equal(other[name][0][0], mix[name][0][0]), name
 
 
+@pytest.mark.slow
 def test_the_training_mix_holds_no_evaluation_picture(mix):
     def rows(pixels):
         # Each picture's bytes; adding 0.0 makes -0.0 and 0.0 one value, as == does.

@@ -21,6 +21,9 @@ PICTURES = 2000
 # The pixels may differ in float32 rounding, never more (most are equal to the last bit).
 PIXEL_TOLERANCE = 1e-5
 
+# 2,000 pictures through both preprocessings and the model: about ten seconds.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def corpus():

@@ -38,7 +38,7 @@ def handler(checkpoint_dir, family, model_format="eager", package=None):
 
 
 @pytest.mark.parametrize("family, model_format", [
-    pytest.param(family, model_format, marks=[pytest.mark.compiles] * (model_format in COMPILING))
+    pytest.param(family, model_format, marks=[pytest.mark.slow] * (model_format in COMPILING))
     for family, model_format in KEPT])
 def test_kept_format_answers_like_eager_on_the_test_split(checkpoint_dir, tmp_path, family,
                                                           model_format):
@@ -98,7 +98,7 @@ def test_unknown_format_is_a_clear_archive_error(tmp_path):
 
 
 @pytest.mark.skipif(not COMPILED, reason="no family under test keeps the compile format")
-@pytest.mark.compiles
+@pytest.mark.slow
 def test_compile_is_done_at_worker_start_not_in_the_first_requests(checkpoint_dir):
     from torch._dynamo.utils import counters
 

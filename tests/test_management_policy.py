@@ -131,6 +131,7 @@ def torchserve_acts_on(upstream):
     return reading(upstream.method, upstream.target, upstream.headers, b"")
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.one_of(requests_(), near_legit()))
 def test_a_rebuilt_request_registers_only_an_archive_in_the_store(store, request):
@@ -155,10 +156,12 @@ def test_a_rebuilt_request_registers_only_an_archive_in_the_store(store, request
 ACCEPTED = {}  # calls the property above saw rebuilt, checked below
 
 
+@pytest.mark.slow  # reads what the (slow) property above saw, so runs in its tier
 def test_the_property_saw_every_documented_call_rebuilt():
     assert set(ACCEPTED) >= {"register", "list", "scale", "unregister", "token"}, ACCEPTED
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(requests_())
 def test_what_torchserve_would_register_from_the_original_is_refused_unless_it_is_from_the_store(

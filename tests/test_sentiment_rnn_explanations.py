@@ -48,7 +48,9 @@ def sentiment(checkpoint_dir, tmp_path_factory):
 
 # In-process, through the TorchServe adapter with TorchServe's own Context.
 
-@pytest.mark.parametrize("text", [REVIEW, LONG_REVIEW] + [text for text, _ in HAND_WRITTEN[:8]],
+# The long review's attributions take seconds (one forward pass per token).
+@pytest.mark.parametrize("text", [REVIEW, pytest.param(LONG_REVIEW, marks=pytest.mark.slow)]
+                         + [text for text, _ in HAND_WRITTEN[:8]],
                          ids=["sample", "long"] + [f"hand_written_{i}" for i in range(8)])
 def test_review_explanation_is_the_prediction_plus_complete_token_attributions(sentiment, text):
     [(status, prediction), (explained_status, explained)] = sentiment.run([

@@ -73,6 +73,7 @@ def test_encode_reads_known_words_by_id_and_every_word_by_its_ngrams():
                model.encode("zzyzx qwv") for i in token)
 
 
+@pytest.mark.slow  # starts fresh interpreters
 def test_ngram_hashing_is_the_same_in_every_process():
     # Python's hash() of a str differs per process (PYTHONHASHSEED); the ids must not.
     code = ("from models.text import ngram_bucket, ngrams; "
