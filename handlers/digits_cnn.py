@@ -1,85 +1,32 @@
 """digits_cnn serving: an image (raw body or base64 in JSON) → the digit, its probability, the top 3."""
 
-import base64
-import binascii
 import io
-import warnings
 
 import numpy as np
 import torch
 from captum.attr import IntegratedGradients
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from handlers.base import ModelHandler
 from handlers.explanations import DECIMALS, completeness, heatmap_png, integrate
-from handlers.messages import (InvalidInput, Request, as_bytes, is_json, json_object, json_type,
-                               json_value)
+from handlers.images import image_bytes_from_json, picture
+from handlers.messages import InvalidInput, Request, as_bytes, is_json, json_value
 from handlers.protocols import Tensor
 from models.digits_cnn import (IMAGE_SIZE, MAX_INK, BlankImage, digits_to_image,
                                prepare_digit_images)
 
-IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
-# 4096 × 4096: a 16-megapixel phone photo fits; larger is refused before any
-# pixel is decoded, which also stops decompression bombs.
-MAX_IMAGE_PIXELS = 4096 * 4096
-# JPEGs are decoded at reduced scale (DCT scaling) down to at least this size:
-# far more detail than an 8×8 answer needs, for a fraction of the decode time.
-JPEG_DRAFT_SIZE = 256
+# JPEGs are decoded at reduced scale down to at least this size: far more detail than an 8×8
+# answer needs, for a fraction of the decode time.
+JPEG_DRAFT = ("L", (256, 256))
 TOP_K = 3
 
 USAGE = ("send an image (PNG, JPEG, BMP, GIF or WebP) as the request body, "
          'or JSON {"image": "<base64>"}')
 
 
-def image_bytes_from_json(value) -> bytes:
-    """Decoded JSON → the image bytes in its "image" field (plain or data-URL base64)."""
-    encoded = json_object(value, ("image",), required=("image",),
-                          example='{"image": "<base64>"}')["image"]
-    if not isinstance(encoded, str):
-        raise InvalidInput(f'"image" must be a base64 string, not {json_type(encoded)}',
-                           reason="wrong_type")
-    if encoded.startswith("data:") and "," in encoded:
-        encoded = encoded.split(",", 1)[1]
-    try:
-        data = base64.b64decode("".join(encoded.split()), validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise InvalidInput(f'"image" is not valid base64: {error}', reason="undecodable") from None
-    if not data:
-        raise InvalidInput('"image" is empty', reason="empty_body")
-    return data
-
-
 def open_image(data: bytes) -> Image.Image:
     """Image file bytes → a fully decoded Pillow image; raises InvalidInput for anything else."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInput(f"image has too many pixels; the limit is {MAX_IMAGE_PIXELS:,}",
-                           reason="too_large") from None
-    except UnidentifiedImageError:
-        raise InvalidInput("body is not a PNG, JPEG, BMP, GIF or WebP image; " + USAGE,
-                           reason="unsupported_format") from None
-    except Exception as error:  # Pillow raises many types for broken headers
-        raise InvalidInput(f"image header is corrupt: {error}", reason="undecodable") from None
-
-    width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise InvalidInput(f"image is {width}x{height} = {width * height:,} pixels; "
-                           f"the limit is {MAX_IMAGE_PIXELS:,}", reason="too_large")
-    if width == 0 or height == 0:
-        raise InvalidInput("image has no pixels", reason="empty_body")
-    if image.format == "JPEG":
-        image.draft("L", (JPEG_DRAFT_SIZE, JPEG_DRAFT_SIZE))
-    try:
-        image.load()
-        # Phone photos store their rotation in EXIF; turn the pixels upright (in place: a
-        # copy of every upright picture would cost more than its decoding).
-        ImageOps.exif_transpose(image, in_place=True)
-        return image
-    except Exception as error:  # truncated or corrupt pixel data
-        raise InvalidInput(f"image is truncated or corrupt: {error}", reason="undecodable") from None
+    return picture(data, USAGE, JPEG_DRAFT)
 
 
 def refusal(error: ValueError) -> InvalidInput:

@@ -41,14 +41,15 @@ def image_bytes_from_json(value) -> bytes:
     return data
 
 
-def picture(data: bytes) -> Image.Image:
-    """Picture bytes → the decoded picture; raises InvalidInput saying why it is none."""
+def picture(data: bytes, usage=USAGE, jpeg_draft=None) -> Image.Image:
+    """Picture bytes → the decoded picture; raises InvalidInput saying why it is none, with
+    `usage` after a format it does not read (jpeg_draft: models.images.open_picture's)."""
     try:
-        return open_picture(data)
+        return open_picture(data, jpeg_draft)
     except PictureError as error:
         message = str(error)
         if error.reason == "unsupported_format":
-            message += "; " + USAGE
+            message += "; " + usage
         raise InvalidInput(message, reason=error.reason) from None
 
 

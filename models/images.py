@@ -23,8 +23,11 @@ class PictureError(ValueError):
         self.reason = reason
 
 
-def open_picture(data: bytes) -> Image.Image:
-    """Picture file bytes → the decoded picture, turned upright by its EXIF orientation."""
+def open_picture(data: bytes, jpeg_draft=None) -> Image.Image:
+    """Picture file bytes → the decoded picture, turned upright by its EXIF orientation.
+
+    jpeg_draft, a (mode, (width, height)): a JPEG is decoded at reduced scale (DCT scaling) down
+    to at least that size, for a model that reads far less detail, at a fraction of the time."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -43,9 +46,14 @@ def open_picture(data: bytes) -> Image.Image:
                            f"the limit is {MAX_PIXELS:,}", "too_large")
     if width == 0 or height == 0:
         raise PictureError("image has no pixels", "empty_body")
+    if jpeg_draft and image.format == "JPEG":
+        image.draft(*jpeg_draft)
     try:
         image.load()
-        return ImageOps.exif_transpose(image)
+        # Phone photos store their rotation in EXIF; turn the pixels upright (in place: a copy
+        # of every upright picture would cost more than its decoding).
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except Exception as error:  # truncated or corrupt pixel data
         raise PictureError(f"image is truncated or corrupt: {error}", "undecodable") from None
 

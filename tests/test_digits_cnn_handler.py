@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from families.digits_cnn_pictures import STROKES, draw_digit, encode
-from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
+from handlers.digits_cnn import DigitsCNNHandler
 from handlers.messages import Request
+from models.images import MAX_PIXELS
 from tests.in_process import InProcessHandler, expected_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,7 @@ def truncated_png():
 
 
 def too_many_pixels_png():
-    side = int(MAX_IMAGE_PIXELS ** 0.5) + 1
+    side = int(MAX_PIXELS ** 0.5) + 1
     return encode(Image.new("L", (side, side), 255))  # compresses to a few kB
 
 

@@ -8,10 +8,11 @@ import requests
 from PIL import Image
 
 from families.digits_cnn_pictures import STROKES, draw_digit, encode
-from handlers.digits_cnn import MAX_IMAGE_PIXELS, DigitsCNNHandler
+from handlers.digits_cnn import DigitsCNNHandler
 from handlers.messages import Request
 from harness.torchserve import HTTP_TIMEOUT, bearer
 from models.digits_cnn import digits_to_image
+from models.images import MAX_PIXELS
 from tests.calls import assert_invalid_input, post
 from tests.in_process import assert_same_answers, expected_answers
 from training.digits_data import load_digit_splits
@@ -117,7 +118,7 @@ def test_metrics_endpoint_serves_prometheus_text(server):
 
 
 def huge_png():
-    side = int(MAX_IMAGE_PIXELS ** 0.5) + 1
+    side = int(MAX_PIXELS ** 0.5) + 1
     return encode(Image.new("L", (side, side), 255))
 
 

@@ -15,11 +15,15 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bench.handlers_before.pipeline import PipelineBefore, json_value
-from handlers.digits_cnn import (IMAGE_FORMATS, JPEG_DRAFT_SIZE, MAX_IMAGE_PIXELS, TOP_K, USAGE,
-                                 DigitsCNNHandler, image_bytes_from_json)
+from handlers.digits_cnn import JPEG_DRAFT, TOP_K, USAGE, DigitsCNNHandler
+from handlers.images import image_bytes_from_json
 from handlers.messages import InvalidInput, Request, as_bytes, is_json
 from models.digits_cnn import (CANVAS_SIZE, IMAGE_SIZE, INK_THRESHOLD, MAX_INK, MAX_LIGHT_SHIFT,
                                MIN_CONTRAST, MIN_GRADIENT_SIDE, WORKING_SIZE, BlankImage)
+from models.images import FORMATS as IMAGE_FORMATS
+from models.images import MAX_PIXELS as MAX_IMAGE_PIXELS
+
+JPEG_DRAFT_SIZE = JPEG_DRAFT[1][0]
 
 
 def _working_image(image: Image.Image) -> Image.Image:
