@@ -6,7 +6,8 @@ import json
 import torch
 from PIL import Image
 
-from families.digits_cnn_pictures import draw_digit, encode, png_declaring
+from families.digits_cnn_pictures import draw_digit, encode
+from families.pictures import declared_bombs, mutated, png_declaring
 from handlers.messages import Request
 from harness.examples import sample_body, tensor
 from models.digits_cnn import LABELS, DigitsCNN, digits_to_image
@@ -103,27 +104,11 @@ def image_files() -> list:
     return files
 
 
-def mutated(st, data: bytes):
-    """Image bytes → the same bytes, cut short, or with a few bytes overwritten."""
-    cut = st.integers(0, len(data)).map(lambda n: data[:n])
-    flips = st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)),
-                     min_size=1, max_size=4)
-
-    def flip(changes):
-        changed = bytearray(data)
-        for index, value in changes:
-            changed[index] = value
-        return bytes(changed)
-    return st.one_of(st.just(data), cut, flips.map(flip))
-
-
 def images(st):
-    declared = st.builds(png_declaring, st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1),
-                         st.sampled_from([0, 2, 3, 4, 6]), st.sampled_from([1, 8, 16]))
     files = image_files()
     # Drawn by index: a strategy over the bytes themselves would print them all in its repr.
     return st.one_of(st.integers(0, len(files) - 1).flatmap(lambda i: mutated(st, files[i])),
-                     declared)
+                     declared_bombs(st))
 
 
 def base64_images(st):

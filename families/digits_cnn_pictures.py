@@ -1,8 +1,6 @@
 """Pictures of digits for tests: hand-drawn strokes, and load_digits images in real-world dress."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -69,13 +67,3 @@ def on_transparent(image: Image.Image, colour=(20, 40, 160)) -> Image.Image:
     rgba = Image.new("RGBA", image.size, colour + (0,))
     rgba.putalpha(ink)
     return rgba
-
-
-def png_declaring(width, height, mode_byte=0, depth=8) -> bytes:
-    """A PNG whose header declares width × height, with a few bytes of pixels: a bomb's shape."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    header = struct.pack(">IIBBBBB", width, height, depth, mode_byte, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))

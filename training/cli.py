@@ -2,6 +2,8 @@
 
 import argparse
 
+import torch
+
 
 def training_parser(doc, *, epochs, batch_size, lr, optimizer, seed, version, out, patience=None,
                     data=None):
@@ -30,3 +32,12 @@ def training_parser(doc, *, epochs, batch_size, lr, optimizer, seed, version, ou
     parser.add_argument("--dry-run", action="store_true",
                         help="one quick pass on a small subset, to check the pipeline end to end")
     return parser
+
+
+def seeded_run(seed: int, threads=None):
+    """A training run's start: torch on `threads` threads (when given), its global generator
+    seeded, and → a generator of its own for the split and batch order, seeded alike."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -11,7 +11,7 @@ import time
 import torch
 
 from models.diabetes_mlp import FEATURES, TARGET, DiabetesMLP
-from training.cli import training_parser
+from training.cli import seeded_run, training_parser
 from training.diabetes_data import load_diabetes_splits, observed_ranges, standardization_stats
 from training.loop import fit
 from training.outputs import write_outputs
@@ -43,8 +43,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = seeded_run(args.seed)
 
     splits = load_diabetes_splits(seed=args.seed)
     stats = standardization_stats(splits.train_x, splits.train_y)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from models.digits_cnn import IMAGE_SIZE, LABELS, MAX_INK, DigitsCNN
-from training.cli import training_parser
+from training.cli import seeded_run, training_parser
 from training.digits_data import augment, load_digit_splits, normalization_stats
 from training.digits_evaluation import TARGET_ACCURACY, TARGET_KINDS, evaluate_kinds
 from training.digits_mix import mix_sources
@@ -57,9 +57,7 @@ def predict(model, pixels, batch_size=512):
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    torch.set_num_threads(THREADS)
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = seeded_run(args.seed, THREADS)
 
     splits = load_digit_splits(seed=args.seed, limit=400 if args.dry_run else None)
     sources = mix_sources(args.seed, share=0.05 if args.dry_run else 1.0)

@@ -30,7 +30,7 @@ from torch import nn
 from models.sentiment_rnn import LABELS, MAX_TEXT_CHARS, MAX_TOKENS, MIN_FREQUENCY, SentimentRNN
 from models.text import (NGRAM_BUCKETS, NGRAM_SIZES, NORMALIZATION_STEPS, PAD, PAD_ID, UNK,
                          UNK_ID, pad_token_ids)
-from training.cli import training_parser
+from training.cli import seeded_run, training_parser
 from training.evaluation import classification_metrics
 from training.loop import fit
 from training.outputs import write_outputs
@@ -146,9 +146,7 @@ def binary_metrics(labels, probabilities) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    torch.set_num_threads(TORCH_THREADS)
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = seeded_run(args.seed, TORCH_THREADS)
 
     limit = DRY_RUN_ROWS if args.dry_run else None
     splits = load_sentiment_splits(args.data, seed=args.seed, limit=limit)
