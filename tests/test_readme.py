@@ -126,3 +126,35 @@ def test_readme_shows_the_message_make_serve_gives_without_java(tmp_path):
     assert shown.startswith("error: Java was not found.")
     assert shown.strip() in result.stderr
     assert java_problem() is None  # while the real Java is found
+
+
+def layout_entries():
+    """The README's Layout block → (path named, line) for every file and folder it names: a
+    line at column 0 names a top-level one (and is the folder of the indented lines below it),
+    an indented line names, before its two-space gap, files or folders in that folder."""
+    block = re.search(r"## Layout\n\n```\n(.*?)```", README, re.DOTALL)[1]
+    folder, entries = "", []
+    for line in block.splitlines():
+        if not line.strip() or line.startswith(" " * 8):  # a wrapped description
+            continue
+        names = re.split(r"\s{2,}", line.strip())[0]
+        for name in (n.strip() for n in names.split(",")):
+            if line.startswith(" "):
+                entries.append((folder + name, line))
+            else:
+                entries.append((name, line))
+                folder = name if name.endswith("/") else ""
+    return entries
+
+
+def test_the_layout_names_only_what_is_there_and_every_top_level_folder():
+    entries = layout_entries()
+    missing = [(path, line) for path, line in entries
+               if "<family>" not in path and not (ROOT / path).exists()]
+    assert missing == []
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    folders = {path.split("/")[0] + "/" for path in tracked if "/" in path} - {".ci/"}
+    named = {path for path, _ in entries}
+    # model_store/ holds only its .gitkeep: the README's next line names it as build output.
+    assert folders - named - {"model_store/"} == set()
