@@ -16,8 +16,8 @@ from client.prometheus import parse, summary
 from client.request_body import BodyError, request_body
 from client.server import NO_ANSWER, USAGE, Server, pretty
 from harness.settings import ROOT
+from harness.store import manifest, place_in_store
 from harness.torchserve import HTTP_TIMEOUT, ServerError
-from reliability.upgrade import manifest, place_in_store
 
 # Starting or stopping a worker loads torch and a checkpoint: seconds, or
 # tens of seconds on a busy machine.

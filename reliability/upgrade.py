@@ -26,43 +26,17 @@ that fails, leaving the old version serving:
 """
 
 import argparse
-import filecmp
-import shutil
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import requests
 
 from harness.examples import sample as family_sample
-from harness.settings import archive_manifest
+from harness.store import manifest, place_in_store
 from harness.torchserve import KeyFile, ServerError, TorchServe
 
 POLL_S = 0.2
-
-
-def manifest(archive) -> tuple:
-    """A .mar file → (model name, version) from its MAR-INF/MANIFEST.json."""
-    try:
-        model = archive_manifest(archive)["model"]
-        return model["modelName"], model["modelVersion"]
-    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
-        raise ServerError(f"{archive} is not a TorchServe archive: {error!r}") from None
-
-
-def place_in_store(archive, store, model, version) -> str:
-    """Archive → its file name in the model store, copied there as <model>_v<version>.mar if elsewhere."""
-    archive, store = Path(archive).resolve(), Path(store).resolve()
-    if archive.parent == store:
-        return archive.name
-    target = store / f"{model}_v{version}.mar"
-    if target.exists() and not filecmp.cmp(archive, target, shallow=False):
-        raise ServerError(f"{target} exists and differs from {archive}; remove it or archive "
-                          f"under another --version")
-    if not target.exists():
-        shutil.copyfile(archive, target)
-    return target.name
 
 
 def default_version(server, model) -> dict:

@@ -120,7 +120,11 @@ def test_keys_are_renewed_when_expired_and_rotated_on_demand(model_store, tmp_pa
 
 @pytest.mark.parametrize("model_api", [False, True], ids=["model_api_off", "model_api_on"])
 def test_serve_tool_starts_once_and_stops(model_store, tmp_path, model_api):
-    config = private_config(tmp_path, model_store, enable_model_api=str(model_api).lower())
+    # One model: what is checked is the tool's start and stop, not every model's workers.
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copy(model_store / f"{MODEL}.mar", store)
+    config = private_config(tmp_path, store, enable_model_api=str(model_api).lower())
     # A private temp dir keeps this server's pid file apart from any `make serve`.
     env = {**os.environ, "TMPDIR": str(tmp_path), "TEMP": str(tmp_path)}
 
