@@ -378,8 +378,10 @@ def test_a_file_of_none_of_the_formats_is_refused_in_one_line(tmp_path, capsys):
 
 
 @pytest.mark.serving
-def test_a_brought_program_is_archived_and_served_as_in_process(brought, tmp_path):
-    _, out = brought("model.pt2")
+@pytest.mark.parametrize("file", [file for file, _, _ in FORMATS])
+def test_a_brought_model_of_each_format_is_archived_and_served_as_in_process(brought, tmp_path,
+                                                                              file):
+    _, out = brought(file)
     store = build_store(tmp_path / "store", [FAMILY], out.parent)
     checkpoint = load_checkpoint(out / "model.pt")
     handler = handler_class(FAMILY)(checkpoint)
