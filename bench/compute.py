@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from bench import handlers_before
 from bench.stores import checkpoint
 from handlers import handler_class
 from handlers import hardware
@@ -76,12 +77,14 @@ class StepClock:
         return timed
 
 
-def build_handler(model, model_format="eager"):
+def build_handler(model, model_format="eager", before=False):
     """Model and format → its ModelHandler on the CPU, serving in that format as a worker would
-    (for aoti, with a .pt2 package compiled here as archive.sh compiles it)."""
+    (for aoti, with a .pt2 package compiled here as archive.sh compiles it); with `before`, the
+    handler as it was before issue 15 (bench/handlers_before)."""
     package = aoti_package(model) if model_format == "aoti" else None
-    return handler_class(model).from_checkpoint_file(checkpoint(model), model_format=model_format,
-                                                     package=package)
+    chosen = handlers_before.handler_class(model) if before else handler_class(model)
+    return chosen.from_checkpoint_file(checkpoint(model), model_format=model_format,
+                                       package=package)
 
 
 @functools.lru_cache(maxsize=None)
