@@ -98,7 +98,8 @@ def aoti_package(model) -> Path:
 
 def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
     """Model, batch sizes, seconds per figure, format → requests/s of handle() and of the bare
-    forward pass per batch size, and the share of handle() each step takes."""
+    forward pass per batch size, of the handler before issue 15 at model-config's batchSize
+    ("handle_before"), and the share of handle() each step takes."""
     torch.set_num_threads(worker_threads(model))
     handler = build_handler(model, model_format)
     request = sample_request(handler)
@@ -117,6 +118,10 @@ def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
 
     # Where a request's time goes, at the largest batch the server forms.
     size = int(settings(model).get("batchSize", 1))
+    # The handler as it was before issue 15 at that batch: the compute limit of the "before" archives.
+    before = build_handler(model, model_format, before=True)
+    runs, elapsed = repeat(lambda: before.handle([request] * size), seconds)
+    figures["handle_before"] = {str(size): size * runs / elapsed}
     figures["shares"] = {"batch_size": size, **step_shares(handler, [request] * size, seconds)}
     return figures
 
