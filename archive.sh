@@ -2,7 +2,7 @@
 # Package trained checkpoints with the serving code into TorchServe archives.
 #
 #   ./archive.sh [--version X] [--model-store DIR] [--checkpoints DIR] [--model-config DIR]
-#                [--format eager|compile|aoti|int8] [MODEL ...]
+#                [--format eager|compile|aoti|int8] [--handler-classes PACKAGE] [MODEL ...]
 #
 # Writes DIR/<model>.mar (default model_store/) for each MODEL (default: all).
 # Each archive ships the checkpoint, the models/ and handlers/ packages and
@@ -10,6 +10,10 @@
 # --format picks how the worker runs the model (default: the yaml's handler.format,
 # else eager): eager, compile (torch.compile at worker start), aoti (compiled
 # here into model.pt2 by AOTInductor; needs g++) or int8 (dynamic quantization).
+# --handler-classes ships the Python package PACKAGE (dotted, under this folder)
+# too, and the worker builds its handler from PACKAGE.handler_class(family)
+# instead of handlers.handler_class: the benchmark serves its frozen pre-issue-15
+# handlers so (bench.handlers_before). Default: the handlers as they are.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +28,7 @@ CHECKPOINTS="$ROOT/checkpoints"
 MODEL_CONFIG="$ROOT/model-config"
 VERSION=""
 FORMAT=""
+HANDLER_CLASSES=""
 MODELS=()
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
@@ -36,6 +41,7 @@ while [ $# -gt 0 ]; do
     --checkpoints) [ $# -ge 2 ] || fail "--checkpoints needs a directory"; CHECKPOINTS="$2"; shift 2 ;;
     --model-config) [ $# -ge 2 ] || fail "--model-config needs a directory"; MODEL_CONFIG="$2"; shift 2 ;;
     --format) [ $# -ge 2 ] || fail "--format needs one of eager, compile, aoti, int8"; FORMAT="$2"; shift 2 ;;
+    --handler-classes) [ $# -ge 2 ] || fail "--handler-classes needs a package"; HANDLER_CLASSES="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) fail "unknown option $1 (see --help)" ;;
     *) MODELS+=("$1"); shift ;;
@@ -61,6 +67,20 @@ trap 'rm -rf "$STAGE"' EXIT
 # packages go in a folder of their own and arrive as importable packages.
 mkdir -p "$STAGE/code"
 cp -R "$ROOT/models" "$ROOT/handlers" "$STAGE/code/"
+if [ -n "$HANDLER_CLASSES" ]; then
+  [[ "$HANDLER_CLASSES" =~ ^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$ ]] ||
+    fail "--handler-classes takes a dotted package name, not '$HANDLER_CLASSES'"
+  package="${HANDLER_CLASSES//.//}"
+  [ -f "$ROOT/$package/__init__.py" ] || fail "--handler-classes: no package $ROOT/$package"
+  # The package itself, and only the __init__.py of each package above it.
+  above=""
+  for part in ${package//\// }; do
+    above="${above:+$above/}$part"
+    mkdir -p "$STAGE/code/$above"
+    cp "$ROOT/$above/__init__.py" "$STAGE/code/$above/"
+  done
+  cp -R "$ROOT/$package/." "$STAGE/code/$package/"
+fi
 find "$STAGE/code" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 for model in "${MODELS[@]}"; do
@@ -90,6 +110,7 @@ for model in "${MODELS[@]}"; do
   extras="$STAGE/$model"
   mkdir -p "$extras"
   echo "$format" > "$extras/model_format"
+  [ -z "$HANDLER_CLASSES" ] || echo "$HANDLER_CLASSES" > "$extras/handler_classes"
   if [ "$format" = aoti ]; then
     command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 ||
       fail "--format aoti compiles C++: install g++ (Debian/Ubuntu: apt-get install g++), or use --format eager"
@@ -109,5 +130,5 @@ for model in "${MODELS[@]}"; do
     --config-file "$config" \
     --export-path "$STORE" \
     --force
-  echo "archive.sh: wrote $STORE/$model.mar (version $version, format $format)"
+  echo "archive.sh: wrote $STORE/$model.mar (version $version, format $format${HANDLER_CLASSES:+, handlers from $HANDLER_CLASSES})"
 done

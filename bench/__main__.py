@@ -7,7 +7,9 @@
 Everything is measured in one run, side by side, so the report can quote
 ratios: the compute limit (in-process handler), the server limit (a no-op
 model on the same TorchServe configuration), the served figures (batching off
-and on, one and two workers) and a LitServe peer for digits_cnn.
+and on, one and two workers), the served figures at c=64 with the handlers as
+they were before issue 15 (bench/handlers_before), each worker's warm-up and a
+fresh server's first answers, and a LitServe peer for digits_cnn.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from reliability.report import machine
 
 BATCH_SIZES = (1, 8, 32, 64)
 CONCURRENCIES = (1, 8, 32, 64)
+BEFORE_CONCURRENCIES = (64,)  # where the handlers before and after issue 15 are compared, served
 PEER_MODEL = MAIN_MODEL
 # Profile the worker where the main target is judged: batching on, one worker, c=64.
 PROFILE_AT = ((MAIN_MODEL, 1, 64),)
@@ -50,6 +53,8 @@ def arguments():
     parser.add_argument("--workers", default=None,
                         help="comma-separated worker counts (default 1,2; quick 1)")
     parser.add_argument("--no-peer", action="store_true", help="leave out the LitServe peer")
+    parser.add_argument("--no-before", action="store_true",
+                        help="leave out the served figures of the handlers before issue 15")
     parser.add_argument("--format", default=None,
                         help="model format for every model, served and in process: eager, compile, "
                              "aoti or int8 (default: each model-config's handler.format, else eager)")
@@ -99,12 +104,13 @@ def main():
         "machine": machine(), "cores": CORES,
         "settings": {"quick": quick, "seconds": seconds, "warm_up_s": warm_up,
                      "compute_seconds": compute_seconds, "concurrencies": list(CONCURRENCIES),
-                     "workers": workers, "models": models, "format": args.format},
+                     "workers": workers, "models": models, "format": args.format,
+                     "before_concurrencies": [] if args.no_before else list(BEFORE_CONCURRENCIES)},
         "formats": formats,
         "model_config": {m: {k: settings(m).get(k) for k in
                              ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers")}
                          for m in models},
-        "compute": {}, "points": [], "profiles": [],
+        "compute": {}, "points": [], "profiles": [], "worker_starts": [],
     }
     for model in models:
         sizes = sorted({*(BATCH_SIZES[:2] if quick else BATCH_SIZES),
@@ -112,10 +118,16 @@ def main():
         print(f"in-process: {model} ({formats[model]}) at batch sizes {sizes} …", flush=True)
         result["compute"][model] = compute.measure(model, sizes, compute_seconds, formats[model])
     for batching in (False, True):
-        points, profiles = sweep.sweep(models, batching, workers, CONCURRENCIES, seconds, warm_up,
-                                       args.format, PROFILE_AT if batching else ())
+        points, profiles, starts = sweep.sweep(models, batching, workers, CONCURRENCIES, seconds,
+                                               warm_up, args.format, PROFILE_AT if batching else ())
         result["points"] += points
         result["profiles"] += profiles
+        result["worker_starts"] += starts
+    if not args.no_before:
+        points, _, starts = sweep.sweep(models, True, workers, BEFORE_CONCURRENCIES, seconds,
+                                        warm_up, args.format, before=True)
+        result["points"] += points
+        result["worker_starts"] += starts
     if PEER_MODEL in models and not args.no_peer:
         result["points"] += peer.measure_peer(PEER_MODEL, 1, CONCURRENCIES, seconds, warm_up,
                                               args.format)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from bench import handlers_before
 from bench.stores import checkpoint
 from handlers import handler_class
 from handlers import hardware
@@ -76,12 +77,14 @@ class StepClock:
         return timed
 
 
-def build_handler(model, model_format="eager"):
+def build_handler(model, model_format="eager", before=False):
     """Model and format → its ModelHandler on the CPU, serving in that format as a worker would
-    (for aoti, with a .pt2 package compiled here as archive.sh compiles it)."""
+    (for aoti, with a .pt2 package compiled here as archive.sh compiles it); with `before`, the
+    handler as it was before issue 15 (bench/handlers_before)."""
     package = aoti_package(model) if model_format == "aoti" else None
-    return handler_class(model).from_checkpoint_file(checkpoint(model), model_format=model_format,
-                                                     package=package)
+    chosen = handlers_before.handler_class(model) if before else handler_class(model)
+    return chosen.from_checkpoint_file(checkpoint(model), model_format=model_format,
+                                       package=package)
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,7 +98,8 @@ def aoti_package(model) -> Path:
 
 def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
     """Model, batch sizes, seconds per figure, format → requests/s of handle() and of the bare
-    forward pass per batch size, and the share of handle() each step takes."""
+    forward pass per batch size, of the handler before issue 15 at model-config's batchSize
+    ("handle_before"), and the share of handle() each step takes."""
     torch.set_num_threads(worker_threads(model))
     handler = build_handler(model, model_format)
     request = sample_request(handler)
@@ -114,6 +118,10 @@ def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
 
     # Where a request's time goes, at the largest batch the server forms.
     size = int(settings(model).get("batchSize", 1))
+    # The handler as it was before issue 15 at that batch: the compute limit of the "before" archives.
+    before = build_handler(model, model_format, before=True)
+    runs, elapsed = repeat(lambda: before.handle([request] * size), seconds)
+    figures["handle_before"] = {str(size): size * runs / elapsed}
     figures["shares"] = {"batch_size": size, **step_shares(handler, [request] * size, seconds)}
     return figures
 

@@ -107,8 +107,8 @@ def main():
 
     points = []
     for batching in (False, True):
-        found, _ = sweep.sweep(models, batching, [1], CONCURRENCIES, args.seconds, 0.5,
-                               args.format)
+        found, _, _ = sweep.sweep(models, batching, [1], CONCURRENCIES, args.seconds, 0.5,
+                                  args.format)
         points += found
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = ROOT / "bench" / "results" / f"gpu-{stamp}.json"

@@ -16,7 +16,6 @@ and prints a table.
 """
 
 import argparse
-import importlib
 import json
 import shlex
 import statistics
@@ -28,24 +27,15 @@ from pathlib import Path
 import torch
 
 from bench.compute import STEPS, build_handler, repeat, sample_request, step_shares, worker_threads
-from bench.handlers_before.pipeline import PipelineBefore
 from bench.points import CORES
-from bench.stores import checkpoint
-from handlers import handler_class
 from harness.settings import ROOT, model_families, model_settings as settings
 from reliability.report import machine
 
 
 def handler_before(model):
-    """Model → its handler as it was before issue 15, over the same checkpoint, on the CPU: its
-    module in bench/handlers_before, or, for a family whose own steps did not change there (one
-    added since), its current steps on the old shared pipeline."""
-    try:
-        before = importlib.import_module(f"bench.handlers_before.{model}").HANDLER
-    except ModuleNotFoundError:
-        current = handler_class(model)
-        before = type(f"{current.__name__}Before", (PipelineBefore, current), {})
-    return before.from_checkpoint_file(checkpoint(model))
+    """Model → its handler as it was before issue 15 (bench.handlers_before.handler_class), over
+    the same checkpoint, on the CPU."""
+    return build_handler(model, before=True)
 
 
 def rate(handler, batch, seconds) -> float:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bench.compute import STEPS
 from bench.plots import write_plots
-from bench.targets import MAIN_MODEL, compute_limit, find
+from bench.targets import MAIN_MODEL, before_and_after, compute_limit, find
 from harness.settings import ROOT
 
 
@@ -67,14 +67,8 @@ def bounds(result, missed) -> list:
                    and p["concurrency"] == 64 and p["model"] == MAIN_MODEL
                    and p["body"] == "sample"]
     for point in busy_points:
-        ours = {k: v for k, v in point["cores_busy"].items() if k != "other processes"}
-        total, others = sum(ours.values()), point["cores_busy"].get("other processes", 0.0)
-        lines.append(f"- {MAIN_MODEL}, c=64, batching on, {point['workers']} worker(s): the benchmark's "
-                     f"processes kept {total:.2f} of {cores} cores busy ({cores_busy(point)})"
-                     + (": the machine's CPU is the bound, shared by the frontend, the workers and "
-                        "the load generator" if total + others >= 0.85 * cores else "")
-                     + (f"; other processes took {others:.2f} cores, so rerun on a quiet machine "
-                        "before trusting these figures." if others > 0.2 else "."))
+        lines.append(f"- {MAIN_MODEL}, c=64, batching on, {point['workers']} worker(s): "
+                     + cpu_bound(point, cores))
     for profile in result["profiles"]:
         if profile.get("samples"):
             parts = ", ".join(f"{name} {share(value)}" for name, value in profile["buckets"].items())
@@ -90,11 +84,66 @@ def bounds(result, missed) -> list:
             lines.append(f"- {model}, c=8: p50 {point['p50']:.1f} ms, p95 {point['p95']:.1f} ms, "
                          f"p99 {point['p99']:.1f} ms over {point['requests']:,} requests; cores "
                          f"busy meanwhile: {cores_busy(point)}.")
+        if "composite bound" in item["name"]:
+            lines.append(composite_miss(result, item))
+        if "issue 15" in item["name"]:
+            lines.append(gain_miss(result, item))
     if any("LitServe" in item["name"] for item in missed):
         lines.append("- TorchServe against LitServe: both run the same handler code; the "
                      "difference is the frontend and the hop to the worker (cores busy per "
                      "process above, and in the peer table).")
     return lines
+
+
+def cpu_bound(point, cores) -> str:
+    """A served point → how many cores the benchmark's processes kept busy, and whether the
+    machine's CPU is the bound."""
+    ours = {k: v for k, v in point["cores_busy"].items() if k != "other processes"}
+    total, others = sum(ours.values()), point["cores_busy"].get("other processes", 0.0)
+    return (f"the benchmark's processes kept {total:.2f} of {cores} cores busy ({cores_busy(point)})"
+            + (": the machine's CPU is the bound, shared by the frontend, the workers and "
+               "the load generator" if total + others >= 0.85 * cores else "")
+            + (f"; other processes took {others:.2f} cores, so rerun on a quiet machine "
+               "before trusting these figures." if others > 0.2 else "."))
+
+
+def named_workers(item) -> tuple:
+    """A target named "<model>, c=…, batching on, <n> worker(s): …" → (model, n)."""
+    parts = item["name"].split(", ")
+    return parts[0], int(parts[3].split()[0])
+
+
+def composite_miss(result, item) -> str:
+    """A missed composite-bound target → what the served figure lost, and to what."""
+    model, workers = named_workers(item)
+    figures = before_and_after(result, model, workers)
+    return (f"- {model}, c=64, {workers} worker(s): served {rate(figures['served after'])}/s of a "
+            f"composite bound of {rate(figures['composite bound after'])}/s (server limit "
+            f"{rate(figures['server limit'])}/s, compute limit "
+            f"{rate(figures['compute limit after'])}/s); the two limits are each measured with the "
+            "machine to themselves, served they share it: " + cpu_bound(figures["point"],
+                                                                     result["cores"]))
+
+
+def gain_miss(result, item) -> str:
+    """A missed before/after target → how much the handler gained in process, and how much of
+    that the composite bound lets through."""
+    model, workers = named_workers(item)
+    figures = before_and_after(result, model, workers)
+    bounds = [figures[f"composite bound {side}"] for side in ("before", "after")]
+    limits = [figures[f"compute limit {side}"] for side in ("before", "after")]
+    wanted = item["wanted"] * figures["served before"]
+    return (f"- {model}, c=64, {workers} worker(s): served went from "
+            f"{rate(figures['served before'])}/s to {rate(figures['served after'])}/s. In process "
+            f"the handler went from {rate(limits[0])}/s to {rate(limits[1])}/s "
+            f"({ratio(limits[0] and limits[1] and limits[1] / limits[0])}×), but served every "
+            f"request also pays the serving stack (server limit {rate(figures['server limit'])}/s), "
+            f"so the composite bound rose only from {rate(bounds[0])}/s to {rate(bounds[1])}/s "
+            f"({ratio(bounds[0] and bounds[1] and bounds[1] / bounds[0])}×); "
+            f"{item['wanted']:g}× the served before is {rate(wanted)}/s"
+            + (", above the composite bound after: reachable only where the frontend and the "
+               "worker overlap more than the bound assumes." if bounds[1] and wanted > bounds[1] else
+               ", within the composite bound after."))
 
 
 def gain_bound(result, item) -> str:
@@ -173,6 +222,59 @@ def served_section(result) -> list:
     return lines
 
 
+def before_after_section(result) -> list:
+    """The served figures with the handlers before and after issue 15, beside their bounds."""
+    if not any(p["kind"] == "served before" for p in result["points"]):
+        return []
+    lines = ["## Before and after issue 15, served", "",
+             "c=64, batching on. *Before* is a TorchServe whose workers run the handlers as they "
+             "were before issue 15 (bench/handlers_before, archived with `archive.sh "
+             "--handler-classes bench.handlers_before`), *after* the handlers as they are; the "
+             "same server configuration, checkpoint and body, and the same answers required. "
+             "*Compute limit* is in-process handle() at batchSize (times the workers); the "
+             "*composite bound* is 1 / (1/server limit + 1/compute limit): what the server could "
+             "answer if each request cost the serving stack's time and then the handler's.", "",
+             "| model | workers | served before/s | served after/s | after / before | compute "
+             "limit before / after | server limit/s | composite bound before / after | before of "
+             "its bound | after of its bound |", "|---|---:|---:|---:|---:|---|---:|---|---:|---:|"]
+    for model in result["settings"]["models"]:
+        for workers in result["settings"]["workers"]:
+            figures = before_and_after(result, model, workers)
+            served = [figures[f"served {side}"] for side in ("before", "after")]
+            bounds = [figures[f"composite bound {side}"] for side in ("before", "after")]
+            lines.append(
+                f"| {model} | {workers} | {rate(served[0])} | {rate(served[1])} | "
+                f"{ratio(served[0] and served[1] and served[1] / served[0])} | "
+                f"{rate(figures['compute limit before'])} / {rate(figures['compute limit after'])} | "
+                f"{rate(figures['server limit'])} | {rate(bounds[0])} / {rate(bounds[1])} | "
+                + " | ".join(share(figure and bound and figure / bound)
+                             for figure, bound in zip(served, bounds)) + " |")
+    return lines
+
+
+def worker_start_section(result) -> list:
+    """Each worker's warm-up, as it logged it, and a fresh server's first answers."""
+    starts = result.get("worker_starts", [])
+    if not starts:
+        return []
+    lines = ["## Worker start", "",
+             "Each worker answers one request of its own family before it reports READY "
+             "(handlers/warm_up.py) and logs how long that took; *warm-up* lists what each worker "
+             "of the model logged, one figure per worker start (one more per worker scaled up). "
+             "*First answers* are the first three requests a fresh server answered, one at a "
+             "time, as soon as it was READY and before any other load (with batching on they "
+             "include maxBatchDelay). *Handler* is the class the worker logged it built.", "",
+             "| model | handlers | batching | warm-up ms (each worker) | first answers ms | handler |",
+             "|---|---|---|---|---|---|"]
+    for start in starts:
+        logged = ", ".join(f"{ms:.0f}" for ms in start.get("warm_up_ms", [])) or "none logged"
+        lines.append(f"| {start['model']} | {start['handlers']} | "
+                     f"{'on' if start['batching'] else 'off'} | {logged} | "
+                     + " / ".join(f"{ms:.1f}" for ms in start["first_answers_ms"])
+                     + f" | `{start.get('handler') or '?'}` |")
+    return lines
+
+
 def peer_section(result) -> list:
     peers = [p for p in result["points"] if p["kind"] == "peer"]
     if not peers:
@@ -180,7 +282,8 @@ def peer_section(result) -> list:
     lines = [f"## Peer: the same {MAIN_MODEL} behind LitServe", "",
              "LitServe with its own batching (max_batch_size and batch_timeout from "
              "model-config), one inference worker, one API server, API key on; its LitAPI calls "
-             "the project's handler steps (bench/litserve_peer.py). Both take the sample as JSON "
+             "the project's handler steps as they are now, after issue 15 (bench/litserve_peer.py), "
+             "as the TorchServe archives do. Both take the sample as JSON "
              '`{"image": "<base64>"}`, the body LitServe accepts.', "",
              "| concurrency | TorchServe answers/s | LitServe answers/s | TorchServe / LitServe "
              "| TorchServe p50 / p99 ms | LitServe p50 / p99 ms | LitServe cores busy |",
@@ -234,6 +337,10 @@ def write_report(result, json_path, report_path, plots_folder):
         f"workers {', '.join(map(str, settings['workers']))}"
         + (f"; archive.sh --format {settings['format']}" if settings.get("format") else ""),
         f"- raw figures: `{shown(json_path, ROOT)}`",
+        *([f"- the handlers before issue 15 (bench/handlers_before) served at concurrency "
+           f"{', '.join(map(str, settings['before_concurrencies']))}, batching on, by a TorchServe "
+           "of their own (archive.sh --handler-classes bench.handlers_before)"]
+          if settings.get("before_concurrencies") else []),
         "- model formats (archive.sh --format): " + ", ".join(
             f"{m} {f}" for m, f in result.get("formats", {}).items()),
         "- batching on is each model's model-config/<model>.yaml: "
@@ -254,8 +361,9 @@ def write_report(result, json_path, report_path, plots_folder):
     lines += ["", *targets_section(result), "",
               f"![throughput against concurrency]({shown(plots['throughput'], base)})", "",
               f"![latency percentiles]({shown(plots['latency'], base)})", "",
-              *compute_section(result), "", *served_section(result), "", *peer_section(result),
-              "", *profile_section(result), "", *reading(), ""]
+              *compute_section(result), "", *served_section(result), "",
+              *before_after_section(result), "", *peer_section(result), "",
+              *worker_start_section(result), "", *profile_section(result), "", *reading(), ""]
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text("\n".join(lines))
 
@@ -271,6 +379,11 @@ def reading() -> list:
             "little; far below both, the time goes somewhere neither limit shows (often the "
             "cores: on a small machine the frontend, the workers and the load generator compete "
             "for them, see *cores busy*).",
+            "- **Composite bound** is 1 / (1/server limit + 1/compute limit): if a request cost "
+            "the serving stack's time and then the handler's, one after the other, this is what "
+            "the server could answer; a served figure near it means the two costs simply add. It is "
+            "not a hard ceiling: the frontend and a worker can work on different requests at "
+            "once, so with cores to spare a served figure can pass it.",
             "- p50/p95/p99 are per-request latencies seen by the client, queueing included; at "
             "concurrency 1 they include maxBatchDelay, the wait for company a lone request pays.",
             "- A non-zero *wrong* column means answers differed from the in-process answers: the "

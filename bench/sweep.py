@@ -4,13 +4,15 @@ For batching on (model-config as tuned) and off (batchSize 1), one private
 TorchServe serves every model and its no-op twin with the repository's
 config.properties (token auth on, free loopback ports). Each is measured with
 one and then two workers, at every concurrency, with the model's sample as
-the request and its in-process answer as the only right one.
+the request and its in-process answer as the only right one. With `before`,
+the server runs each model's handler as it was before issue 15
+(bench/handlers_before), with no twins, and its points are "served before".
 """
 
 import tempfile
 from pathlib import Path
 
-from bench import profile
+from bench import profile, worker_start
 from bench.compute import build_handler
 from bench.http_load import run_load
 from bench.points import measure_point
@@ -36,9 +38,12 @@ def expected_calls(model, bodies, chosen_format=None) -> list:
     return expect(build_handler(model, model_format(model, chosen_format)), model, bodies)
 
 
-def targets(model, chosen_format=None) -> list:
-    """Model → [(kind, body name, calls)]: the model itself and its no-op twin, same bodies."""
+def targets(model, chosen_format=None, before=False) -> list:
+    """Model → [(kind, body name, calls)]: the model itself and its no-op twin, same bodies; with
+    `before`, the model alone, which must give the answers the handler gives now."""
     bodies = [sample_body(model)]
+    if before:
+        return [("served before", "sample", expected_calls(model, bodies, chosen_format))]
     found = [("served", "sample", expected_calls(model, bodies, chosen_format)),
              ("server limit", "sample", [Call(noop_name(model), body, content_type, 200, NOOP_ANSWER)
                                          for body, content_type in bodies])]
@@ -55,29 +60,36 @@ def server_processes(server) -> dict:
 
 
 def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, chosen_format=None,
-          profile_at=(), log=print) -> tuple:
-    """Serve `models` with batching on or off, in `chosen_format` (None: each model-config's) →
-    (one figure dict per model or twin, workers and concurrency; py-spy shares of a worker at
-    each (model, workers, concurrency) in `profile_at`)."""
+          profile_at=(), log=print, before=False) -> tuple:
+    """Serve `models` with batching on or off, in `chosen_format` (None: each model-config's),
+    the handlers as they are or, with `before`, as they were → (one figure dict per model or
+    twin, workers and concurrency; py-spy shares of a worker at each (model, workers,
+    concurrency) in `profile_at`; one worker-start dict per model)."""
     points, profiles = [], []
+    handlers = "before" if before else "after"
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         folder = Path(folder)
         configs = config_dir(folder / "model-config", models, batching)
-        store = build_store(folder / "model_store", models, configs, chosen_format)
+        store = build_store(folder / "model_store", models, configs, chosen_format, before)
+        names = [n for model in models for n in ((model,) if before else (model, noop_name(model)))]
         (folder / "server").mkdir()
-        log(f"starting TorchServe, batching {'on' if batching else 'off'}, "
-            f"{len(models) * 2} models …")
+        log(f"starting TorchServe, batching {'on' if batching else 'off'}, handlers {handlers}, "
+            f"{len(names)} models …")
         with running_server(folder / "server", store, ready_timeout_s=300) as server:
             key = FreshKey(server)
             headers = lambda: bearer(key())
             url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
-            plan = [(model, *target) for model in models for target in targets(model, chosen_format)]
+            plan = [(model, *target) for model in models
+                    for target in targets(model, chosen_format, before)]
+            # Before any other load: what a fresh worker's first answers cost.
+            first = {model: worker_start.first_answers(server, calls[0])
+                     for model, kind, body, calls in plan if body == "sample" and kind != "server limit"}
             # The frontend's JVM compiles its hot paths in the first seconds of load; without
             # this the first points would measure the JIT rather than the server.
             for model, kind, body, calls in plan:
                 run_load(url_for, calls, 32, JIT_WARM_UP * warm_up_s, headers)
             for workers in workers_list:
-                for name in [n for model in models for n in (model, noop_name(model))]:
+                for name in names:
                     server.scale(name, workers)
                 processes = server_processes(server)
                 for model, kind, body, calls in plan:
@@ -96,7 +108,10 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
                                              "workers": workers, "concurrency": concurrency,
                                              **profiled(server, model, calls, concurrency,
                                                         seconds, headers, url_for)})
-    return points, profiles
+            workers_logged = worker_start.logged(worker_start.worker_log(server))
+    starts = [{"model": model, "handlers": handlers, "batching": batching,
+               "first_answers_ms": first[model], **workers_logged.get(model, {})} for model in models]
+    return points, profiles, starts
 
 
 def profiled(server, model, calls, concurrency, seconds, headers, url_for) -> dict:

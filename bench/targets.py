@@ -17,12 +17,40 @@ def find(points, **wanted):
     return matches[0] if matches else None
 
 
-def compute_limit(result, model, batching, workers) -> float:
+def compute_limit(result, model, batching, workers, step="handle") -> float:
     """In-process handle() requests/s at the batch size the server forms, times the workers that
-    can run at once (one core each)."""
+    can run at once (one core each); step "handle_before": of the handler before issue 15."""
     size = (result["model_config"][model].get("batchSize") or 1) if batching else 1
-    per_process = result["compute"][model]["handle"].get(str(size))
+    per_process = result["compute"][model].get(step, {}).get(str(size))
     return per_process * min(workers, result["cores"]) if per_process else None
+
+
+def composite_bound(server_limit, compute_limit) -> float:
+    """The server limit and the compute limit → what a server can answer when every request costs
+    the serving stack's time and then the handler's, one after the other:
+    1 / (1/server limit + 1/compute limit); None when either is missing."""
+    if not (server_limit and compute_limit):
+        return None
+    return 1 / (1 / server_limit + 1 / compute_limit)
+
+
+def before_and_after(result, model, workers) -> dict:
+    """Model and worker count → its figures at c=64, batching on, each None when not measured:
+    served with the handlers before issue 15 and after, the server limit, the compute limits and
+    composite bounds before and after, and the served points themselves."""
+    common = dict(model=model, body="sample", batching=True, workers=workers, concurrency=64)
+    points = {kind: find(result["points"], kind=kind, **common)
+              for kind in ("served", "served before", "server limit")}
+    ceiling = points["server limit"] and points["server limit"]["throughput"]
+    figures = {"point": points["served"], "server limit": ceiling}
+    for side, kind, step in (("after", "served", "handle"),
+                             ("before", "served before", "handle_before")):
+        limit = compute_limit(result, model, True, workers, step) \
+            if model in result["compute"] else None
+        figures.update({f"served {side}": points[kind] and points[kind]["throughput"],
+                        f"compute limit {side}": limit,
+                        f"composite bound {side}": composite_bound(ceiling, limit)})
+    return figures
 
 
 def target(name, wanted, ratio, met_if, evidence=None, note="") -> dict:
@@ -82,10 +110,38 @@ def peer_ratio(result) -> dict:
                    "litserve": theirs and theirs["throughput"]})
 
 
+def served_gain(result, workers=1) -> dict:
+    """The benchmark's family, c=64, batching on: served after issue 15 over served before."""
+    figures = before_and_after(result, MAIN_MODEL, workers)
+    after, before = figures["served after"], figures["served before"]
+    return target(f"{MAIN_MODEL}, c=64, batching on, {workers} worker(s): served with the "
+                  "handlers after issue 15 ≥ 1.6× before", 1.6,
+                  after / before if after and before else None, lambda r: r >= 1.6,
+                  {"before": before, "after": after,
+                   "composite bound after": figures["composite bound after"]})
+
+
+def composite_share(result, model, workers) -> dict:
+    """A family, c=64, batching on: served over the composite bound of its server limit and its
+    compute limit."""
+    figures = before_and_after(result, model, workers)
+    served, bound = figures["served after"], figures["composite bound after"]
+    lower = figures["compute limit after"] and figures["server limit"] and (
+        "compute limit" if figures["compute limit after"] <= figures["server limit"]
+        else "server limit")
+    return target(f"{model}, c=64, batching on, {workers} worker(s): served ≥ 85% of the composite "
+                  "bound 1 / (1/server limit + 1/compute limit)", 0.85,
+                  served / bound if served and bound else None, lambda r: r >= 0.85,
+                  {"served": served, "server limit": figures["server limit"],
+                   "compute limit": figures["compute limit after"], "composite bound": bound},
+                  f"the larger cost is the {lower}'s" if lower else "")
+
+
 def evaluate(result) -> list:
     """A run's result → one judged target per line of the issue (and per worker count measured)."""
     workers = result["settings"]["workers"]
     return [*[served_share(result, w) for w in workers],
             *[batching_gain(result, w) for w in workers],
             *[tail_latency(result, m) for m in result["settings"]["models"]],
-            peer_ratio(result)]
+            peer_ratio(result), served_gain(result),
+            *[composite_share(result, m, w) for m in result["settings"]["models"] for w in workers]]

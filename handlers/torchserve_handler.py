@@ -4,6 +4,7 @@ archive.sh passes this file as --handler; the checkpoint inside the .mar
 says which family's handler to build.
 """
 
+import importlib
 import logging
 import os
 from http import HTTPStatus
@@ -19,6 +20,21 @@ from handlers.torchserve_metrics import metrics_recorder
 from models.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
+
+
+# Written by archive.sh --handler-classes: the shipped package whose handler_class(family) the
+# worker builds its handler from, in place of handlers.handler_class.
+HANDLER_CLASSES_FILE = "handler_classes"
+
+
+def handler_class_in(model_dir):
+    """Model dir of an unpacked .mar → the function from family name to handler class:
+    handlers.handler_class, or that of the package named in HANDLER_CLASSES_FILE."""
+    path = os.path.join(model_dir, HANDLER_CLASSES_FILE)
+    if not os.path.isfile(path):
+        return handler_class
+    with open(path) as named:
+        return importlib.import_module(named.read().strip()).handler_class
 
 
 # Bodies TorchServe's frontend decodes as forms: only their fields reach the worker.
@@ -112,10 +128,11 @@ class TorchServeHandler:
         checkpoint = load_checkpoint(path)
         device = pick_device(properties.get("gpu_id"))
         model_format = format_in(model_dir, settings)
-        self.handler = handler_class(checkpoint["family"])(
+        self.handler = handler_class_in(model_dir)(checkpoint["family"])(
             checkpoint, device, model_format, os.path.join(model_dir, PACKAGE_FILE))
-        log.info("loaded %s version %s on %s as %s with %d torch threads", checkpoint["family"],
-                 checkpoint["version"], device, model_format, torch.get_num_threads())
+        log.info("loaded %s version %s on %s as %s with %d torch threads, handler %s",
+                 checkpoint["family"], checkpoint["version"], device, model_format,
+                 torch.get_num_threads(), type(self.handler).__qualname__)
         warm_up(self.handler, log)
         self.initialized = True
 

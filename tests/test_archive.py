@@ -77,3 +77,35 @@ def test_missing_archiver_is_a_clear_error(checkpoint_dir, tmp_path):
                             timeout=60)
     assert result.returncode != 0
     assert "torch-model-archiver not found" in result.stderr
+
+
+def test_handler_classes_ship_their_package_and_the_worker_builds_from_it(checkpoint_dir, tmp_path):
+    from bench import handlers_before
+    from handlers import handler_class
+    from handlers.torchserve_handler import HANDLER_CLASSES_FILE, handler_class_in
+    result = run_archive("--handler-classes", handlers_before.__name__, "--checkpoints",
+                         checkpoint_dir, "--model-store", tmp_path / "store", MODEL)
+    assert result.returncode == 0, result.stderr
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(tmp_path / "store" / f"{MODEL}.mar") as mar:
+        names = set(mar.namelist())
+        mar.extractall(unpacked)
+    package = handlers_before.__name__.replace(".", "/")
+    shipped = {f"{package}/{path.name}" for path in (ROOT / package).glob("*.py")}
+    assert shipped <= names and f"{package.split('/')[0]}/__init__.py" in names
+    # Of the packages above it, only their __init__.py travels.
+    assert not any(name.startswith(package.split("/")[0] + "/") and name.count("/") == 1
+                   and not name.endswith("__init__.py") for name in names)
+    assert (unpacked / HANDLER_CLASSES_FILE).read_text().strip() == handlers_before.__name__
+    assert handler_class_in(unpacked)(MODEL).__name__ == handlers_before.handler_class(MODEL).__name__
+    # Without the option the worker builds the handlers as they are.
+    (unpacked / HANDLER_CLASSES_FILE).unlink()
+    assert handler_class_in(unpacked) is handler_class
+
+
+def test_handler_classes_must_name_a_package(checkpoint_dir, tmp_path):
+    for wrong in ("../handlers", "bench.no_such_package"):
+        result = run_archive("--handler-classes", wrong, "--checkpoints", checkpoint_dir,
+                             "--model-store", tmp_path, MODEL)
+        assert result.returncode != 0 and "--handler-classes" in result.stderr, wrong
+    assert not list(tmp_path.glob("*.mar"))

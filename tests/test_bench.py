@@ -13,8 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import noop_handler, profile
-from bench.targets import evaluate
+from bench import handlers_before, noop_handler, profile
+from bench.report import before_after_section, targets_section
+from bench.targets import before_and_after, evaluate
 from handlers import handler_class
 from harness.examples import subject
 from harness.settings import ROOT
@@ -54,6 +55,9 @@ def test_every_kind_of_point_is_measured_and_every_answer_right(quick_run):
                               and p["stack"] == stack and p["body"] == body
                               and p["batching"] == batching and p["model"] == MODEL)
             assert measured == CONCURRENCIES, (kind, stack, body, batching, measured)
+    before = sorted(p["concurrency"] for p in points if p["kind"] == "served before"
+                    and p["model"] == MODEL and p["batching"] and p["body"] == "sample")
+    assert before == result["settings"]["before_concurrencies"] == [64]
     assert {p["batch_size"] for p in points if p["stack"] == "torchserve" and not p["batching"]} == {1}
     assert all(p["requests"] > 0 and p["wrong"] == 0 for p in points), [
         (p["kind"], p["concurrency"], p["problems"]) for p in points if p["wrong"] or not p["requests"]]
@@ -78,12 +82,27 @@ def test_compute_limit_and_preprocessing_share_are_measured(quick_run):
 @pytest.mark.timeout(700)
 def test_every_target_is_judged_as_a_ratio(quick_run):
     result, _ = quick_run
-    assert len(result["targets"]) == 4  # one worker count, one model: one target of each kind
+    assert len(result["targets"]) == 6  # one worker count, one model: one target of each kind
     for target in result["targets"]:
         assert target["ratio"] is not None and target["ratio"] > 0, target
         assert target["met"] in (True, False)
     [profiled] = result["profiles"]
     assert profiled["samples"] > 0 or profiled["error"]
+
+
+@pytest.mark.timeout(700)
+def test_every_worker_start_is_reported_with_the_handler_it_built(quick_run):
+    result, out = quick_run
+    starts = {(s["handlers"], s["batching"]): s for s in result["worker_starts"] if s["model"] == MODEL}
+    assert set(starts) == {("after", False), ("after", True), ("before", True)}
+    for start in starts.values():
+        assert len(start["warm_up_ms"]) >= 1 and all(ms >= 0 for ms in start["warm_up_ms"])
+        assert len(start["first_answers_ms"]) == 3 and min(start["first_answers_ms"]) > 0
+    # The "before" server's workers really ran the frozen handlers, the others the current ones.
+    assert starts[("before", True)]["handler"] == handlers_before.handler_class(MODEL).__qualname__
+    assert starts[("after", True)]["handler"] == handler_class(MODEL).__qualname__
+    report = (out / "performance.md").read_text()
+    assert "## Worker start" in report and "## Before and after issue 15, served" in report
 
 
 @pytest.mark.timeout(700)
@@ -139,8 +158,44 @@ def test_targets_quote_ratios_and_say_when_missed_or_not_measured():
               "points": [point("served", 700), point("server limit", 2000),
                          point("served", 600, concurrency=32), point("served", 200, False, 32),
                          point("served", 100, concurrency=8)]}
-    share, gain, tail, peer = evaluate(result)
+    share, gain, tail, peer, served_gain, composite = evaluate(result)
     assert share["ratio"] == pytest.approx(0.7) and share["met"] is False  # 700 of min(1000, 2000)
     assert gain["ratio"] == pytest.approx(3.0) and gain["met"] is False
     assert tail["ratio"] == pytest.approx(4.0) and tail["met"] is False
     assert peer["ratio"] is None and peer["met"] is None and "not measured" in peer["note"]
+    assert served_gain["met"] is None and "not measured" in served_gain["note"]  # no before here
+    # 1 / (1/2000 + 1/1000) = 666.7; 700 served is 1.05 of it
+    assert composite["evidence"]["composite bound"] == pytest.approx(2000 / 3)
+    assert composite["ratio"] == pytest.approx(700 / (2000 / 3)) and composite["met"] is True
+
+
+def test_before_and_after_and_the_composite_bound_come_from_the_runs_own_figures():
+    def point(kind, throughput, workers):
+        return {"kind": kind, "stack": "torchserve", "model": MODEL, "body": "sample",
+                "batching": True, "workers": workers, "concurrency": 64, "throughput": throughput,
+                "cores_busy": {"frontend": 0.5, "workers": 1.0, "load generator": 0.4,
+                               "other processes": 0.0}}
+    result = {"cores": 2, "settings": {"workers": [1, 2], "models": [MODEL], "quick": False,
+                                       "concurrencies": [64], "seconds": 1, "warm_up_s": 0},
+              "model_config": {MODEL: {"batchSize": 8}},
+              "compute": {MODEL: {"handle": {"8": 1000.0}, "handle_before": {"8": 400.0}}},
+              "points": [point("served", 500, 1), point("served before", 250, 1),
+                         point("server limit", 3000, 1), point("served", 900, 2),
+                         point("served before", 500, 2), point("server limit", 3000, 2)],
+              "profiles": []}
+    figures = before_and_after(result, MODEL, 2)
+    assert figures["compute limit after"] == 2000 and figures["compute limit before"] == 800
+    assert figures["composite bound after"] == pytest.approx(1200)  # 1 / (1/3000 + 1/2000)
+    assert figures["composite bound before"] == pytest.approx(1 / (1 / 3000 + 1 / 800))
+    judged = {item["name"]: item for item in evaluate(result)}
+    [gain] = [item for name, item in judged.items() if "issue 15" in name]
+    assert gain["ratio"] == pytest.approx(2.0) and gain["met"] is True  # 1 worker: 500 / 250
+    composite = [item for name, item in judged.items() if "composite bound" in name]
+    assert [item["ratio"] for item in composite] == pytest.approx([500 / 750, 900 / 1200])
+    assert [item["met"] for item in composite] == [False, False]
+    # The report says what bounds each miss and holds before and after for every worker count.
+    lines = targets_section({**result, "targets": evaluate(result)})
+    assert any("composite bound of 750/s" in line and "cores busy" in line for line in lines)
+    table = before_after_section(result)
+    assert f"| {MODEL} | 1 | 250 | 500 | 2.00 |" in "\n".join(table)
+    assert f"| {MODEL} | 2 | 500 | 900 | 1.80 |" in "\n".join(table)
