@@ -9,8 +9,8 @@ from PIL import Image
 
 from handlers.base import ModelHandler
 from handlers.explanations import DECIMALS, completeness, heatmap_png, integrate
-from handlers.images import image_bytes_from_json, picture
-from handlers.messages import InvalidInput, Request, as_bytes, is_json, json_value
+from handlers.images import picture, picture_of
+from handlers.messages import InvalidInput, Request
 from handlers.protocols import Tensor
 from models.digits_cnn import (IMAGE_SIZE, MAX_INK, BlankImage, digits_to_image,
                                prepare_digit_images)
@@ -49,11 +49,7 @@ class DigitsCNNHandler(ModelHandler):
 
     def decode(self, request: Request) -> Image.Image:
         """Raw image body, or JSON {"image": base64} → decoded Pillow image."""
-        if not request.parsed and not request.body:
-            raise InvalidInput("empty request body; " + USAGE, reason="empty_body")
-        if is_json(request):
-            return open_image(image_bytes_from_json(json_value(request)))
-        return open_image(as_bytes(request.body))
+        return picture_of(request, USAGE, JPEG_DRAFT)
 
     def example_input(self) -> torch.Tensor:
         """→ one picture's model input, [1, 1, 8, 8] ink on 0–16."""

@@ -53,6 +53,16 @@ def picture(data: bytes, usage=USAGE, jpeg_draft=None) -> Image.Image:
         raise InvalidInput(message, reason=error.reason) from None
 
 
+def picture_of(request: Request, usage=USAGE, jpeg_draft=None) -> Image.Image:
+    """A picture body, or JSON {"image": base64} → the decoded picture; raises InvalidInput
+    saying why it is none, with `usage` (jpeg_draft: models.images.open_picture's)."""
+    if not request.parsed and not request.body:
+        raise InvalidInput("empty request body; " + usage, reason="empty_body")
+    if is_json(request):
+        return picture(image_bytes_from_json(json_value(request)), usage, jpeg_draft)
+    return picture(as_bytes(request.body), usage, jpeg_draft)
+
+
 class ImageClassifierHandler(ModelHandler):
     """A picture → [1, 3, S, S] through the family's `prepare`, one forward pass per batch."""
 
@@ -67,11 +77,7 @@ class ImageClassifierHandler(ModelHandler):
 
     def decode(self, request: Request) -> Image.Image:
         """A picture body, or JSON {"image": base64} → the decoded picture."""
-        if not request.parsed and not request.body:
-            raise InvalidInput("empty request body; " + USAGE, reason="empty_body")
-        if is_json(request):
-            return picture(image_bytes_from_json(json_value(request)))
-        return picture(as_bytes(request.body))
+        return picture_of(request)
 
     def warm_up_request(self) -> Request:
         """→ a small PNG with a dark square on white: decoded, squared and read like any."""
