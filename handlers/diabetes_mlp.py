@@ -1,14 +1,7 @@
 """diabetes_mlp serving: one JSON record, or a list of them → predicted disease progression."""
 
-import json
-
-from handlers.messages import JSON_CONTENT_TYPE, Request
-from handlers.tabular import (MAX_RECORDS, RecordColumns, Records, TabularRegressorHandler,
-                              column_value)
+from handlers.tabular import MAX_RECORDS, RecordColumns, TabularRegressorHandler
 from models.diabetes_mlp import FEATURES
-
-__all__ = ["DECIMALS", "MAX_MAGNITUDE", "MAX_RECORDS", "USAGE", "DiabetesMLPHandler", "Records",
-           "feature_value", "record_values"]
 
 # One decimal: the target is a whole-number score and the model is off by
 # about 50 on average, so more digits would only be noise.
@@ -28,11 +21,6 @@ COLUMNS = RecordColumns(FEATURES, MAX_MAGNITUDE, BEYOND_LIMIT)
 record_values = COLUMNS.values
 
 
-def feature_value(name: str, value, where: str) -> float:
-    """One field of a record → its value as a float; raises InvalidInput naming the field."""
-    return column_value(name, value, where, MAX_MAGNITUDE, BEYOND_LIMIT)
-
-
 class DiabetesMLPHandler(TabularRegressorHandler):
     family = "diabetes_mlp"
     sample = ("samples/patient.json", "application/json")
@@ -40,10 +28,6 @@ class DiabetesMLPHandler(TabularRegressorHandler):
     columns = COLUMNS
     usage = USAGE
     decimals = DECIMALS
-
-    def warm_up_request(self) -> Request:
-        """→ a JSON body of one record, every measurement 1."""
-        return Request(json.dumps(dict.fromkeys(FEATURES, 1.0)).encode(), JSON_CONTENT_TYPE)
 
 
 HANDLER = DiabetesMLPHandler  # what the TorchServe adapter builds for a diabetes_mlp checkpoint

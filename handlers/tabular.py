@@ -16,7 +16,8 @@ import torch
 
 from handlers.base import ModelHandler
 from handlers.classification import likeliest_class
-from handlers.messages import InvalidInput, Request, json_object, json_type, json_value
+from handlers.messages import (JSON_CONTENT_TYPE, InvalidInput, Request, json_object, json_type,
+                               json_value)
 from handlers.protocols import Tensor
 
 # Records per request: a list this long is checked and predicted in milliseconds, so one request
@@ -155,7 +156,7 @@ class TabularHandler(ModelHandler):
 
     def warm_up_request(self) -> Request:
         """→ a record of zeros, one for each field."""
-        return Request(json.dumps(dict.fromkeys(self.features, 0)).encode(), "application/json")
+        return Request(json.dumps(dict.fromkeys(self.features, 0)).encode(), JSON_CONTENT_TYPE)
 
     def example_input(self) -> torch.Tensor:
         """→ one record's model input, [1, len(features)]."""

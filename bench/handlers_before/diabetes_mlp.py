@@ -1,6 +1,6 @@
 """diabetes_mlp's record checks, preprocessing and postprocessing as they were before issue 15,
 frozen: the "before" side of bench.handler_speed, and the reference that
-tests/test_diabetes_mlp_speed_reference.py holds the handler's answers and refusals to.
+tests/test_diabetes_mlp_reference.py holds the handler's answers and refusals to.
 
 The functions below are verbatim copies of the old code, kept on purpose.
 """
@@ -8,10 +8,17 @@ The functions below are verbatim copies of the old code, kept on purpose.
 import torch
 
 from bench.handlers_before.pipeline import PipelineBefore, json_value
-from handlers.diabetes_mlp import (DECIMALS, MAX_RECORDS, USAGE, DiabetesMLPHandler, Records,
-                                   feature_value)
+from handlers.diabetes_mlp import (BEYOND_LIMIT, DECIMALS, MAX_MAGNITUDE, MAX_RECORDS, USAGE,
+                                   DiabetesMLPHandler)
 from handlers.messages import InvalidInput, Request, json_object, json_type
+from handlers.tabular import Records, column_value
 from models.diabetes_mlp import FEATURES
+
+
+def feature_value(name: str, value, where: str) -> float:
+    """One field of a record → its value as a float; raises InvalidInput naming the field (the
+    field check is the same today: handlers.tabular.column_value)."""
+    return column_value(name, value, where, MAX_MAGNITUDE, BEYOND_LIMIT)
 
 
 def record_values(record, index=None) -> list:
