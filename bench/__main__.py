@@ -116,7 +116,8 @@ def main():
         sizes = sorted({*(BATCH_SIZES[:2] if quick else BATCH_SIZES),
                         int(settings(model).get("batchSize", 1))})
         print(f"in-process: {model} ({formats[model]}) at batch sizes {sizes} …", flush=True)
-        result["compute"][model] = compute.measure(model, sizes, compute_seconds, formats[model])
+        result["compute"][model] = compute.measure(model, sizes, compute_seconds, formats[model],
+                                                   before=not args.no_before)
     for batching in (False, True):
         points, profiles, starts = sweep.sweep(models, batching, workers, CONCURRENCIES, seconds,
                                                warm_up, args.format, PROFILE_AT if batching else ())

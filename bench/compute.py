@@ -96,10 +96,10 @@ def aoti_package(model) -> Path:
     return package_checkpoint(checkpoint(model), folder / "model.pt2", worker_threads(model))
 
 
-def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
+def measure(model, batch_sizes, seconds, model_format="eager", before=True) -> dict:
     """Model, batch sizes, seconds per figure, format → requests/s of handle() and of the bare
-    forward pass per batch size, of the handler before issue 15 at model-config's batchSize
-    ("handle_before"), and the share of handle() each step takes."""
+    forward pass per batch size, with `before` of the handler before issue 15 at model-config's
+    batchSize ("handle_before"), and the share of handle() each step takes."""
     torch.set_num_threads(worker_threads(model))
     handler = build_handler(model, model_format)
     request = sample_request(handler)
@@ -118,10 +118,10 @@ def measure(model, batch_sizes, seconds, model_format="eager") -> dict:
 
     # Where a request's time goes, at the largest batch the server forms.
     size = int(settings(model).get("batchSize", 1))
-    # The handler as it was before issue 15 at that batch: the compute limit of the "before" archives.
-    before = build_handler(model, model_format, before=True)
-    runs, elapsed = repeat(lambda: before.handle([request] * size), seconds)
-    figures["handle_before"] = {str(size): size * runs / elapsed}
+    if before:  # the handler as it was before issue 15 at that batch: the "before" archives' limit
+        old = build_handler(model, model_format, before=True)
+        runs, elapsed = repeat(lambda: old.handle([request] * size), seconds)
+        figures["handle_before"] = {str(size): size * runs / elapsed}
     figures["shares"] = {"batch_size": size, **step_shares(handler, [request] * size, seconds)}
     return figures
 
