@@ -14,9 +14,9 @@ import torch
 from handlers import handler_class
 from handlers.formats import PACKAGE_FILE, format_in
 from handlers.hardware import pick_device, worker_threads
-from handlers.warm_up import warm_up
 from handlers.messages import JSON_CONTENT_TYPE, InvalidInput, Request, field_names
 from handlers.torchserve_metrics import metrics_recorder
+from handlers.warm_up import warm_up
 from models.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
