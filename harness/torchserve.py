@@ -18,6 +18,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from xml.etree import ElementTree
 
 import psutil
 import requests
@@ -32,6 +33,12 @@ HTTP_TIMEOUT = 10  # seconds for any single call to the server
 # refuses every TCP connect to such an address (ENETUNREACH) and drops SYNs
 # sent to it from elsewhere (tcp_v4_conn_request).
 CLOSED_ADDRESS = "224.0.0.1"
+# How config.properties' vmargs names TorchServe's logging configuration (log4j2.xml).
+LOG_CONFIG_ARGUMENT = "-Dlog4j.configurationFile="
+# The logger of TorchServe's INFO line per answered job, which log4j2.xml turns off and
+# largest_batch reads.
+JOB_LOGGER = "org.pytorch.serve.wlm.BatchAggregator"
+JOB_LINE = "Sending response for jobId"
 
 
 SCALE_TIMEOUT_S = 180  # starting a worker loads torch and a checkpoint: seconds on a busy machine
@@ -331,12 +338,17 @@ class TorchServe:
 
     def largest_batch(self, model, since=0) -> int:
         """The most requests one worker call of `model` has answered so far (after line `since`
-        of TorchServe's log: a log_mark), read from TorchServe's log."""
+        of TorchServe's log: a log_mark), read from TorchServe's log; the server must have been
+        started with log_jobs=True (private_config)."""
+        lines = self.log_lines()
+        if not any(JOB_LINE in line for line in lines):
+            raise ServerError("TorchServe's log holds no line per answered job: start the server "
+                              "with log_jobs=True to read batch sizes from it")
         largest, batch = 0, set()
-        for line in self.log_lines()[since:]:
+        for line in lines[since:]:
             if f"-{model}_" not in line:
                 continue
-            if "Sending response for jobId" in line:
+            if JOB_LINE in line:
                 batch.add(line.rsplit(" ", 1)[-1])
             elif "Backend response time" in line:
                 largest, batch = max(largest, len(batch)), set()
@@ -393,9 +405,36 @@ def free_ports(count) -> list:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def private_config(workdir, model_store, **overrides) -> Path:
+def absolute_log_config(vmargs) -> str:
+    """config.properties' vmargs → the same, with a relative log4j configuration file made
+    absolute from the repository root."""
+    words = []
+    for word in vmargs.split():
+        if word.startswith(LOG_CONFIG_ARGUMENT):
+            path = Path(word[len(LOG_CONFIG_ARGUMENT):])
+            word = LOG_CONFIG_ARGUMENT + str(path if path.is_absolute() else ROOT / path)
+        words.append(word)
+    return " ".join(words)
+
+
+def job_logging_config(folder) -> Path:
+    """The repository's log4j2.xml with TorchServe's line per answered job back on, written to
+    folder/log4j2.xml → its path. Tests that check requests shared a batch read those lines."""
+    tree = ElementTree.parse(ROOT / "log4j2.xml")
+    loggers = [logger for logger in tree.getroot().iter("Logger")
+               if logger.get("name") == JOB_LOGGER]
+    if len(loggers) != 1:
+        raise ServerError(f"log4j2.xml has {len(loggers)} loggers named {JOB_LOGGER}, not one")
+    loggers[0].set("level", "info")
+    path = Path(folder) / "log4j2.xml"
+    tree.write(path, encoding="UTF-8", xml_declaration=True)
+    return path
+
+
+def private_config(workdir, model_store, log_jobs=False, **overrides) -> Path:
     """The repository's config.properties with fresh loopback ports, the given model store and
-    overrides, written to workdir/config.properties."""
+    overrides, written to workdir/config.properties; with `log_jobs`, TorchServe logs a line
+    per answered job, which largest_batch needs."""
     inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
     properties = read_properties(ROOT / "config.properties")
     properties.update({
@@ -409,6 +448,10 @@ def private_config(workdir, model_store, **overrides) -> Path:
     # The server starts in workdir, so a path relative to the repository must become absolute.
     if "metrics_config" in properties:
         properties["metrics_config"] = str(ROOT / properties["metrics_config"])
+    if "vmargs" in properties:
+        properties["vmargs"] = absolute_log_config(properties["vmargs"])
+    if log_jobs:
+        properties["vmargs"] = LOG_CONFIG_ARGUMENT + str(job_logging_config(workdir))
     properties.update(overrides)
     path = Path(workdir) / "config.properties"
     write_properties(path, properties)

@@ -85,11 +85,13 @@ BATCH_DELAY_MS = 200  # long enough for concurrent requests to share a batch
 @pytest.fixture(scope="session")
 def batching_server(checkpoint_dir, tmp_path_factory):
     """A private TorchServe whose models batch up to BATCH_SIZE requests waiting BATCH_DELAY_MS,
-    one worker each, shared by the tests of batches (bad input, protocols)."""
+    one worker each, shared by the tests of batches (bad input, protocols, the generator's
+    bytes); its log has a line per answered job, for largest_batch."""
     store = build_store(tmp_path_factory.mktemp("batching_store"), MODELS, checkpoint_dir,
                         overrides={"minWorkers": 1, "maxWorkers": 1, "batchSize": BATCH_SIZE,
                                    "maxBatchDelay": BATCH_DELAY_MS})
-    running = start_private(tmp_path_factory.mktemp("batching_torchserve"), store)
+    # With TorchServe's line per answered job, so that tests can read the batches formed.
+    running = start_private(tmp_path_factory.mktemp("batching_torchserve"), store, log_jobs=True)
     yield running
     running.stop()
 

@@ -13,8 +13,8 @@ import yaml
 
 from handlers import handler_class
 from harness.settings import archived_model_names, model_families
-from harness.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, TorchServe, free_ports,
-                                read_properties, write_properties)
+from harness.torchserve import (CLOSED_ADDRESS, HTTP_TIMEOUT, LOG_CONFIG_ARGUMENT, TorchServe,
+                                free_ports, read_properties, write_properties)
 from tests.protocol_bodies import plain_examples, v1_body, v2_body, v2_expected
 from tests.under_test import MODELS
 from tools import kserve_bundle
@@ -35,6 +35,14 @@ WRAPPER_PORTS = {8080, 8081}
 def in_bundle(bundle: Path, pod_path: str) -> Path:
     """A path under /mnt/models in the pod → the same file in the bundle folder."""
     return bundle / Path(pod_path).relative_to(kserve_bundle.MOUNT)
+
+
+def log_config(properties) -> str:
+    """The bundle's config.properties → the pod path of the log4j configuration vmargs names."""
+    chosen = [word[len(LOG_CONFIG_ARGUMENT):] for word in properties["vmargs"].split()
+              if word.startswith(LOG_CONFIG_ARGUMENT)]
+    assert len(chosen) == 1, properties["vmargs"]
+    return chosen[0]
 
 
 def snapshot(properties) -> dict:
@@ -65,6 +73,7 @@ def pod_server(bundle, bundle_properties, tmp_path_factory):
     api, metrics, grpc_inference, grpc_management = free_ports(4)
     properties = {key: str(in_bundle(bundle, value)) if value.startswith(kserve_bundle.MOUNT)
                   else value for key, value in bundle_properties.items()}
+    properties["vmargs"] = LOG_CONFIG_ARGUMENT + str(in_bundle(bundle, log_config(bundle_properties)))
     properties.update({
         # One port for both APIs, as in the bundle.
         "inference_address": f"http://127.0.0.1:{api}",
@@ -96,6 +105,9 @@ def test_the_bundle_holds_what_the_runtime_reads(bundle, bundle_properties):
     # metrics_config names a file the bundle carries, at its place in the pod.
     assert in_bundle(bundle, bundle_properties["metrics_config"]).read_text() == \
         (ROOT / "metrics.yaml").read_text()
+    # So does vmargs' logging configuration.
+    assert in_bundle(bundle, log_config(bundle_properties)).read_text() == \
+        (ROOT / "log4j2.xml").read_text()
 
 
 def wrapper_reading(config: Path) -> dict:

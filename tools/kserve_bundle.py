@@ -7,6 +7,7 @@ writes
 
     OUT/config/config.properties   deploy/kserve/config.properties + model_snapshot (models to load)
     OUT/config/metrics.yaml        the metrics TorchServe exports (metrics_config points here)
+    OUT/config/log4j2.xml          TorchServe's logging (vmargs points here)
     OUT/model-store/<model>.mar    built by archive.sh
 
 KServe's storage initializer copies the storage URI to /mnt/models, and the
@@ -102,6 +103,7 @@ def build(out: Path, checkpoints: Path, models: list, manifest=INFERENCE_SERVICE
         "# model-config/. KServe's wrapper reads the model names from this line too.\n"
         f"model_snapshot={json.dumps(snapshot, separators=(',', ':'))}\n")
     shutil.copy(ROOT / "metrics.yaml", out / "config" / "metrics.yaml")
+    shutil.copy(ROOT / "log4j2.xml", out / "config" / "log4j2.xml")
     return out
 
 
