@@ -1,15 +1,16 @@
 """Run the benchmark → bench/results/<timestamp>.json, docs/performance.md and its plots.
 
-    python -m bench                       # every model; about 7 minutes on 2 cores
+    python -m bench                       # every model; about 15 minutes on 2 cores
     python -m bench --quick --out DIR     # tiny durations, few points: checks the harness only
     python -m bench --models digits_cnn --seconds 5
 
 Everything is measured in one run, side by side, so the report can quote
 ratios: the compute limit (in-process handler), the server limit (a no-op
 model on the same TorchServe configuration), the served figures (batching off
-and on, one and two workers), the served figures at c=64 with the handlers as
-they were before issue 15 (bench/handlers_before), each worker's warm-up and a
-fresh server's first answers, and a LitServe peer for digits_cnn.
+and on, one and two workers), paired rounds at c=64 whose medians the targets
+divide (the compute limit, served, server limit and served with the handlers as
+they were before issue 15, taken in turns: bench/paired.py), each worker's
+warm-up and a fresh server's first answers, and a LitServe peer for digits_cnn.
 """
 
 import argparse
@@ -21,7 +22,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import compute, peer, sweep
+from bench import compute, paired, peer, sweep
 from bench.points import CORES
 from bench.report import write_report
 from bench.targets import MAIN_MODEL, evaluate
@@ -31,7 +32,6 @@ from reliability.report import machine
 
 BATCH_SIZES = (1, 8, 32, 64)
 CONCURRENCIES = (1, 8, 32, 64)
-BEFORE_CONCURRENCIES = (64,)  # where the handlers before and after issue 15 are compared, served
 PEER_MODEL = MAIN_MODEL
 # Profile the worker where the main target is judged: batching on, one worker, c=64.
 PROFILE_AT = ((MAIN_MODEL, 1, 64),)
@@ -52,6 +52,12 @@ def arguments():
                         help="seconds per in-process figure (default 0.5; quick 0.1)")
     parser.add_argument("--workers", default=None,
                         help="comma-separated worker counts (default 1,2; quick 1)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="paired rounds per model and worker count at c=64, batching on, "
+                             "whose medians the targets divide (default 3; quick 1)")
+    parser.add_argument("--round-seconds", type=float, default=None,
+                        help="seconds of load per served figure of a paired round (default 2.5; "
+                             "quick 0.3)")
     parser.add_argument("--no-peer", action="store_true", help="leave out the LitServe peer")
     parser.add_argument("--no-before", action="store_true",
                         help="leave out the served figures of the handlers before issue 15")
@@ -85,6 +91,8 @@ def main():
     seconds = args.seconds or (0.3 if quick else 1.5)
     warm_up = args.warm_up if args.warm_up is not None else (0.1 if quick else 0.3)
     compute_seconds = args.compute_seconds or (0.1 if quick else 0.5)
+    rounds = args.rounds or (1 if quick else 3)
+    round_seconds = args.round_seconds or (0.3 if quick else 2.5)
     workers = [int(w) for w in (args.workers or ("1" if quick else "1,2")).split(",")]
     models = args.models.split(",")
     formats = {model: model_format(model, args.format) for model in models}
@@ -105,7 +113,8 @@ def main():
         "settings": {"quick": quick, "seconds": seconds, "warm_up_s": warm_up,
                      "compute_seconds": compute_seconds, "concurrencies": list(CONCURRENCIES),
                      "workers": workers, "models": models, "format": args.format,
-                     "before_concurrencies": [] if args.no_before else list(BEFORE_CONCURRENCIES)},
+                     "rounds": rounds, "round_seconds": round_seconds,
+                     "before": not args.no_before},
         "formats": formats,
         "model_config": {m: {k: settings(m).get(k) for k in
                              ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers")}
@@ -124,11 +133,10 @@ def main():
         result["points"] += points
         result["profiles"] += profiles
         result["worker_starts"] += starts
-    if not args.no_before:
-        points, _, starts = sweep.sweep(models, True, workers, BEFORE_CONCURRENCIES, seconds,
-                                        warm_up, args.format, before=True)
-        result["points"] += points
-        result["worker_starts"] += starts
+    result["paired"], starts = paired.measure(models, workers, rounds, round_seconds, warm_up,
+                                              compute_seconds, args.format,
+                                              before=not args.no_before)
+    result["worker_starts"] += starts
     if PEER_MODEL in models and not args.no_peer:
         result["points"] += peer.measure_peer(PEER_MODEL, 1, CONCURRENCIES, seconds, warm_up,
                                               args.format)
@@ -140,7 +148,7 @@ def main():
     write_report(result, json_path, report_path, plots)
     print(f"\nwrote {json_path}, {report_path} and plots in {plots} "
           f"({result['minutes']:.1f} minutes)")
-    wrong = sum(point["wrong"] for point in result["points"])
+    wrong = sum(point["wrong"] for point in result["points"] + result["paired"])
     if wrong:
         print(f"{wrong} answers were wrong or missing: see the report", file=sys.stderr)
     return 1 if wrong else 0

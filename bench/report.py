@@ -224,26 +224,31 @@ def served_section(result) -> list:
 
 def before_after_section(result) -> list:
     """The served figures with the handlers before and after issue 15, beside their bounds."""
-    if not any(p["kind"] == "served before" for p in result["points"]):
+    if not any(p["kind"] == "served before" for p in result["points"]) and \
+            not any("served before" in r for r in result.get("paired", [])):
         return []
     lines = ["## Before and after issue 15, served", "",
-             "c=64, batching on. *Before* is a TorchServe whose workers run the handlers as they "
+             "c=64, batching on; each figure is the median of the paired rounds (bench/paired.py, "
+             "*rounds* below), every one of whose figures was measured within seconds of the "
+             "others. *Before* is a TorchServe whose workers run the handlers as they "
              "were before issue 15 (bench/handlers_before, archived with `archive.sh "
              "--handler-classes bench.handlers_before`), *after* the handlers as they are; the "
              "same server configuration, checkpoint and body, and the same answers required. "
              "*Compute limit* is in-process handle() at batchSize (times the workers); the "
              "*composite bound* is 1 / (1/server limit + 1/compute limit): what the server could "
              "answer if each request cost the serving stack's time and then the handler's.", "",
-             "| model | workers | served before/s | served after/s | after / before | compute "
-             "limit before / after | server limit/s | composite bound before / after | before of "
-             "its bound | after of its bound |", "|---|---:|---:|---:|---:|---|---:|---|---:|---:|"]
+             "| model | workers | rounds | served before/s | served after/s | after / before | "
+             "compute limit before / after | server limit/s | composite bound before / after | "
+             "before of its bound | after of its bound |",
+             "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|"]
     for model in result["settings"]["models"]:
         for workers in result["settings"]["workers"]:
             figures = before_and_after(result, model, workers)
             served = [figures[f"served {side}"] for side in ("before", "after")]
             bounds = [figures[f"composite bound {side}"] for side in ("before", "after")]
             lines.append(
-                f"| {model} | {workers} | {rate(served[0])} | {rate(served[1])} | "
+                f"| {model} | {workers} | {figures['rounds']} | {rate(served[0])} | "
+                f"{rate(served[1])} | "
                 f"{ratio(served[0] and served[1] and served[1] / served[0])} | "
                 f"{rate(figures['compute limit before'])} / {rate(figures['compute limit after'])} | "
                 f"{rate(figures['server limit'])} | {rate(bounds[0])} / {rate(bounds[1])} | "
@@ -337,10 +342,16 @@ def write_report(result, json_path, report_path, plots_folder):
         f"workers {', '.join(map(str, settings['workers']))}"
         + (f"; archive.sh --format {settings['format']}" if settings.get("format") else ""),
         f"- raw figures: `{shown(json_path, ROOT)}`",
-        *([f"- the handlers before issue 15 (bench/handlers_before) served at concurrency "
-           f"{', '.join(map(str, settings['before_concurrencies']))}, batching on, by a TorchServe "
-           "of their own (archive.sh --handler-classes bench.handlers_before)"]
-          if settings.get("before_concurrencies") else []),
+        *([f"- the ratios of the targets at c=64 divide medians of {settings['rounds']} paired "
+           f"rounds per model and worker count (bench/paired.py): in each, within seconds, the "
+           f"in-process handle() now"
+           + (" and before issue 15" if settings.get("before") else "")
+           + f", then {settings['round_seconds']} s of load each on the model served, its no-op "
+           "twin" + (", and the model served by a second TorchServe whose workers run the "
+                     "handlers before issue 15 (archive.sh --handler-classes "
+                     "bench.handlers_before)" if settings.get("before") else "")
+           + "; the order of the served figures turns from round to round"]
+          if result.get("paired") else []),
         "- model formats (archive.sh --format): " + ", ".join(
             f"{m} {f}" for m, f in result.get("formats", {}).items()),
         "- batching on is each model's model-config/<model>.yaml: "

@@ -5,6 +5,7 @@ sides together. A target whose points were not measured (say, --quick) is
 reported as not measured, never as met.
 """
 
+from bench.paired import median_round, medians, rounds_of
 from harness.examples import subject
 
 # The family the targets are judged on; None leaves them not measured.
@@ -37,12 +38,26 @@ def composite_bound(server_limit, compute_limit) -> float:
 def before_and_after(result, model, workers) -> dict:
     """Model and worker count → its figures at c=64, batching on, each None when not measured:
     served with the handlers before issue 15 and after, the server limit, the compute limits and
-    composite bounds before and after, and the served points themselves."""
+    composite bounds before and after, the served point (for its cores busy) and how many
+    rounds each figure is the median of. From the paired rounds (bench/paired.py) where the run
+    has them, else from the sweep's single points."""
     common = dict(model=model, body="sample", batching=True, workers=workers, concurrency=64)
+    paired = medians(result, model, workers)
+    if paired:
+        ceiling = paired.get("server limit")
+        figures = {"point": median_round(result, model, workers, "served"),
+                   "server limit": ceiling, "rounds": len(rounds_of(result, model, workers))}
+        sides = (("after", "served", "compute limit"),
+                 ("before", "served before", "compute limit before"))
+        for side, kind, limit_kind in sides:
+            limit = paired.get(limit_kind)
+            figures.update({f"served {side}": paired.get(kind), f"compute limit {side}": limit,
+                            f"composite bound {side}": composite_bound(ceiling, limit)})
+        return figures
     points = {kind: find(result["points"], kind=kind, **common)
               for kind in ("served", "served before", "server limit")}
     ceiling = points["server limit"] and points["server limit"]["throughput"]
-    figures = {"point": points["served"], "server limit": ceiling}
+    figures = {"point": points["served"], "server limit": ceiling, "rounds": 1}
     for side, kind, step in (("after", "served", "handle"),
                              ("before", "served before", "handle_before")):
         limit = compute_limit(result, model, True, workers, step) \

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import handlers_before, noop_handler, profile
+from bench import handlers_before, noop_handler, paired, profile
 from bench.report import before_after_section, targets_section
 from bench.targets import before_and_after, evaluate
 from handlers import handler_class
@@ -55,9 +55,12 @@ def test_every_kind_of_point_is_measured_and_every_answer_right(quick_run):
                               and p["stack"] == stack and p["body"] == body
                               and p["batching"] == batching and p["model"] == MODEL)
             assert measured == CONCURRENCIES, (kind, stack, body, batching, measured)
-    before = sorted(p["concurrency"] for p in points if p["kind"] == "served before"
-                    and p["model"] == MODEL and p["batching"] and p["body"] == "sample")
-    assert before == result["settings"]["before_concurrencies"] == [64]
+    # The paired rounds the targets divide: every figure, the handlers before issue 15 included.
+    rounds = [r for r in result["paired"] if r["model"] == MODEL]
+    assert [(r["workers"], r["round"]) for r in rounds] == [(1, 0)] and result["settings"]["rounds"] == 1
+    assert all(rounds[0][figure] > 0 for figure in paired.FIGURES), rounds
+    assert rounds[0]["wrong"] == 0, rounds[0]["problems"]
+    assert set(rounds[0]["cores_busy"]) == set(paired.SERVED_KINDS)
     assert {p["batch_size"] for p in points if p["stack"] == "torchserve" and not p["batching"]} == {1}
     assert all(p["requests"] > 0 and p["wrong"] == 0 for p in points), [
         (p["kind"], p["concurrency"], p["problems"]) for p in points if p["wrong"] or not p["requests"]]
@@ -197,5 +200,35 @@ def test_before_and_after_and_the_composite_bound_come_from_the_runs_own_figures
     lines = targets_section({**result, "targets": evaluate(result)})
     assert any("composite bound of 750/s" in line and "cores busy" in line for line in lines)
     table = before_after_section(result)
-    assert f"| {MODEL} | 1 | 250 | 500 | 2.00 |" in "\n".join(table)
-    assert f"| {MODEL} | 2 | 500 | 900 | 1.80 |" in "\n".join(table)
+    assert f"| {MODEL} | 1 | 1 | 250 | 500 | 2.00 |" in "\n".join(table)
+    assert f"| {MODEL} | 2 | 1 | 500 | 900 | 1.80 |" in "\n".join(table)
+
+
+def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_busy():
+    def round_of(index, served, limit, before, compute, busy):
+        return {"model": MODEL, "workers": 1, "round": index, "batch_size": 8,
+                "served": served, "server limit": limit, "served before": before,
+                "compute limit": compute, "compute limit before": compute / 3,
+                "cores_busy": {kind: {"frontend": busy, "workers": 1.0, "load generator": 0.3,
+                                      "other processes": 0.0} for kind in paired.SERVED_KINDS},
+                "wrong": 0, "problems": []}
+    result = {"cores": 2, "settings": {"workers": [1], "models": [MODEL]},
+              "model_config": {MODEL: {"batchSize": 8}},
+              # The sweep's single points disagree with the rounds: the rounds must win.
+              "compute": {MODEL: {"handle": {"8": 10.0}, "handle_before": {"8": 1.0}}},
+              "points": [],
+              "paired": [round_of(0, 900, 3000, 300, 2100, 0.1),
+                         round_of(1, 500, 1000, 100, 600, 0.2),   # a slow moment: all fall
+                         round_of(2, 800, 2000, 250, 1800, 0.3)]}
+    figures = before_and_after(result, MODEL, 1)
+    assert (figures["served after"], figures["server limit"], figures["served before"]) == \
+        (800, 2000, 250)
+    assert figures["compute limit after"] == 1800 and figures["compute limit before"] == 600
+    assert figures["rounds"] == 3
+    assert figures["point"]["cores_busy"]["frontend"] == 0.3  # the round that served 800
+    assert figures["composite bound after"] == pytest.approx(1 / (1 / 2000 + 1 / 1800))
+    judged = {item["name"]: item for item in evaluate(result)}
+    [composite] = [item for name, item in judged.items() if "composite bound" in name]
+    assert composite["ratio"] == pytest.approx(800 / (1 / (1 / 2000 + 1 / 1800)))
+    [gain] = [item for name, item in judged.items() if "issue 15" in name]
+    assert gain["ratio"] == pytest.approx(800 / 250)

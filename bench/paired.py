@@ -1,0 +1,155 @@
+"""The figures the issue's ratios divide, taken in turns: rounds of compute limit, served, server
+limit and served before, one after the other, on servers that run side by side.
+
+The sweep measures each point once, minutes apart from the point it is later divided by, while
+this machine's speed drifts by half within minutes and by two between days. Here, for each model
+at c=64 with batching on, each round measures all four within seconds of each other: the
+in-process handle() of the handlers now and before issue 15, the model served, its no-op twin
+(both on one TorchServe), and the model served by a second TorchServe whose workers run the
+handlers before issue 15. Both servers stay up for the whole run, idle while the other is
+measured; the order within a round turns from one round to the next, and the targets take each
+figure's median over the rounds.
+"""
+
+import statistics
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import torch
+
+from bench import compute, worker_start
+from bench.http_load import run_load
+from bench.points import CORES, measure_point
+from bench.stores import build_store, config_dir, noop_name
+from bench.sweep import server_processes, targets
+from harness.load import FreshKey
+from harness.settings import model_format, model_settings as settings
+from harness.torchserve import bearer, running_server
+
+CONCURRENCY = 64
+WARM_UP_S = 2.0  # per model and server after each scale: the JVM compiles, the workers settle
+SERVED_KINDS = ("served", "server limit", "served before")
+FIGURES = ("compute limit", "compute limit before", *SERVED_KINDS)
+
+
+class Served:
+    """One running TorchServe as the rounds use it: its URLs and a fresh key for each call."""
+
+    def __init__(self, server):
+        self.server = server
+        key = FreshKey(server)
+        self.headers = lambda: bearer(key())
+
+    def url_for(self, call) -> str:
+        return f"{self.server.inference_url}/predictions/{call.model}"
+
+    def load(self, calls, seconds):
+        return run_load(self.url_for, calls, CONCURRENCY, seconds, self.headers)
+
+    def measure(self, calls, seconds, warm_up_s) -> dict:
+        return measure_point(self.url_for, calls, CONCURRENCY, seconds, warm_up_s, self.headers,
+                             server_processes(self.server))
+
+
+def handle_rate(handler, size, seconds) -> float:
+    """A handler, a batch size, seconds → requests/s of handle() over a batch of its sample."""
+    batch = [compute.sample_request(handler)] * size
+    runs, elapsed = compute.repeat(lambda: handler.handle(batch), seconds)
+    return size * runs / elapsed
+
+
+def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, chosen_format=None,
+            before=True, log=print) -> tuple:
+    """Models, worker counts, rounds, seconds per served figure and per in-process one → (one
+    dict per model, workers and round with every figure of FIGURES measured, one worker-start
+    dict per model of the before server)."""
+    rounds_measured, starts = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-paired-") as folder, ExitStack() as stack:
+        folder = Path(folder)
+        configs = config_dir(folder / "model-config", models, True)
+        servers = {}
+        for side, is_before in (("after", False), ("before", True)) if before else (("after", False),):
+            store = build_store(folder / f"store-{side}", models, configs, chosen_format, is_before)
+            (folder / side).mkdir()
+            log(f"paired rounds: starting the {side} TorchServe …")
+            servers[side] = Served(stack.enter_context(
+                running_server(folder / side, store, ready_timeout_s=300)))
+        plans = {}
+        for model in models:
+            found = {kind: calls for kind, body, calls in targets(model, chosen_format)
+                     if body == "sample"}
+            if before:
+                [(_, _, calls)] = targets(model, chosen_format, before=True)
+                found["served before"] = calls
+            plans[model] = found
+        if before:
+            first = {model: worker_start.first_answers(servers["before"].server,
+                                                       plans[model]["served before"][0])
+                     for model in models}
+        handlers = {(model, old): compute.build_handler(model, model_format(model, chosen_format),
+                                                        before=old)
+                    for model in models for old in ((False, True) if before else (False,))}
+        for workers in workers_list:
+            for side, served in servers.items():
+                for model in models:
+                    for name in (model,) if side == "before" else (model, noop_name(model)):
+                        served.server.scale(name, workers)
+            for model in models:
+                size = int(settings(model, configs).get("batchSize", 1))
+                where = {"served": servers["after"], "server limit": servers["after"],
+                         "served before": servers.get("before")}
+                kinds = [kind for kind in SERVED_KINDS if kind in plans[model]]
+                for kind in kinds:
+                    where[kind].load(plans[model][kind], WARM_UP_S)
+                for index in range(rounds):
+                    figures = {"model": model, "workers": workers, "round": index,
+                               "batch_size": size, "cores_busy": {}, "wrong": 0, "problems": []}
+                    torch.set_num_threads(compute.worker_threads(model))  # as its workers run
+                    for old in (False, True) if before else (False,):
+                        rate = handle_rate(handlers[(model, old)], size, compute_seconds)
+                        figures["compute limit before" if old else "compute limit"] = \
+                            rate * min(workers, CORES)
+                    turn = index % len(kinds)
+                    for kind in kinds[turn:] + kinds[:turn]:
+                        point = where[kind].measure(plans[model][kind], seconds, warm_up_s)
+                        figures[kind] = point["throughput"]
+                        figures["cores_busy"][kind] = point["cores_busy"]
+                        figures["wrong"] += point["wrong"]
+                        figures["problems"] += point["problems"]
+                    rounds_measured.append(figures)
+                    log(describe(figures))
+        if before:
+            logged = worker_start.logged(worker_start.worker_log(servers["before"].server))
+            starts = [{"model": model, "handlers": "before", "batching": True,
+                       "first_answers_ms": first[model], **logged.get(model, {})}
+                      for model in models]
+    return rounds_measured, starts
+
+
+def describe(figures) -> str:
+    """A round → one progress line."""
+    return (f"  paired {figures['model']:13} workers {figures['workers']} round {figures['round']}: "
+            + ", ".join(f"{kind} {figures[kind]:.0f}/s" for kind in FIGURES if kind in figures)
+            + (f"  {figures['wrong']} WRONG: {figures['problems'][:1]}" if figures["wrong"] else ""))
+
+
+def rounds_of(result, model, workers) -> list:
+    """A run's result, model and workers → its paired rounds, in the order measured."""
+    return [r for r in result.get("paired", []) if r["model"] == model and r["workers"] == workers]
+
+
+def medians(result, model, workers) -> dict:
+    """A run's result, model and workers → {figure: its median over the rounds} for every figure
+    all its rounds measured; {} when there were no rounds."""
+    found = rounds_of(result, model, workers)
+    return {kind: statistics.median(r[kind] for r in found)
+            for kind in FIGURES if found and all(kind in r for r in found)}
+
+
+def median_round(result, model, workers, kind) -> dict:
+    """The round whose `kind` figure is the median (the lower of two middle ones) as a point:
+    {"throughput": that figure, "cores_busy": the cores busy while it was measured}."""
+    found = sorted(rounds_of(result, model, workers), key=lambda r: r[kind])
+    middle = found[(len(found) - 1) // 2]
+    return {"throughput": middle[kind], "cores_busy": middle["cores_busy"][kind]}
