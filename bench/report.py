@@ -358,8 +358,9 @@ def write_report(result, json_path, report_path, plots_folder):
         + "; ".join(f"{m} batchSize {c['batchSize']}, maxBatchDelay {c['maxBatchDelay']} ms"
                     for m, c in result["model_config"].items())
         + "; batching off is the same with batchSize 1",
-        "- the load generator (bench/http_load.py, asyncio + aiohttp, bearer inference key, every "
-        "answer checked) runs on the same cores as the server; its share is in *cores busy*",
+        "- the load generator (bench/http_load.py: asyncio, kept-alive HTTP/1.1 connections, "
+        "bearer inference key, every answer checked) runs on the same cores as the server; its "
+        "share is in *cores busy*",
     ]
     others = [p["cores_busy"].get("other processes", 0.0) for p in result["points"]]
     if others and sum(others) / len(others) > 0.2:

@@ -29,7 +29,6 @@ CONCURRENCIES = [1, 8, 32, 64]
 def quick_run(checkpoint_dir, tmp_path_factory):
     """A quick benchmark of the benchmark's subject on real TorchServe servers and the LitServe peer →
     (result, output folder)."""
-    pytest.importorskip("aiohttp", reason="install requirements-bench.txt")
     pytest.importorskip("litserve", reason="install requirements-bench.txt")
     if MODEL not in MODELS:
         pytest.skip(f"{MODEL} is not among TEST_MODELS")
