@@ -54,9 +54,9 @@ def arguments():
                         help="comma-separated worker counts (default 1,2; quick 1)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="paired rounds per model and worker count at c=64, batching on, "
-                             "whose medians the targets divide (default 3; quick 1)")
+                             "whose medians the targets divide (default 5; quick 1)")
     parser.add_argument("--round-seconds", type=float, default=None,
-                        help="seconds of load per served figure of a paired round (default 2.5; "
+                        help="seconds of load per served figure of a paired round (default 2; "
                              "quick 0.3)")
     parser.add_argument("--no-peer", action="store_true", help="leave out the LitServe peer")
     parser.add_argument("--no-before", action="store_true",
@@ -91,8 +91,8 @@ def main():
     seconds = args.seconds or (0.3 if quick else 1.5)
     warm_up = args.warm_up if args.warm_up is not None else (0.1 if quick else 0.3)
     compute_seconds = args.compute_seconds or (0.1 if quick else 0.5)
-    rounds = args.rounds or (1 if quick else 3)
-    round_seconds = args.round_seconds or (0.3 if quick else 2.5)
+    rounds = args.rounds or (1 if quick else 5)
+    round_seconds = args.round_seconds or (0.3 if quick else 2.0)
     workers = [int(w) for w in (args.workers or ("1" if quick else "1,2")).split(",")]
     models = args.models.split(",")
     formats = {model: model_format(model, args.format) for model in models}
