@@ -1,6 +1,6 @@
 """Run the benchmark → bench/results/<timestamp>.json, docs/performance.md and its plots.
 
-    python -m bench                       # every model; about 15 minutes on 2 cores
+    python -m bench                       # every model; about 17 minutes on 2 cores
     python -m bench --quick --out DIR     # tiny durations, few points: checks the harness only
     python -m bench --models digits_cnn --seconds 5
 

@@ -405,15 +405,17 @@ def free_ports(count) -> list:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def absolute_log_config(vmargs) -> str:
-    """config.properties' vmargs → the same, with a relative log4j configuration file made
-    absolute from the repository root."""
+def with_log_config(vmargs, log_config=None) -> str:
+    """config.properties' vmargs → the same JVM arguments, with the log4j configuration file
+    they name made absolute from the repository root, or replaced by `log_config`."""
     words = []
     for word in vmargs.split():
         if word.startswith(LOG_CONFIG_ARGUMENT):
-            path = Path(word[len(LOG_CONFIG_ARGUMENT):])
+            path = Path(log_config or word[len(LOG_CONFIG_ARGUMENT):])
             word = LOG_CONFIG_ARGUMENT + str(path if path.is_absolute() else ROOT / path)
         words.append(word)
+    if log_config and not any(word.startswith(LOG_CONFIG_ARGUMENT) for word in words):
+        words.append(LOG_CONFIG_ARGUMENT + str(Path(log_config).resolve()))
     return " ".join(words)
 
 
@@ -448,10 +450,8 @@ def private_config(workdir, model_store, log_jobs=False, **overrides) -> Path:
     # The server starts in workdir, so a path relative to the repository must become absolute.
     if "metrics_config" in properties:
         properties["metrics_config"] = str(ROOT / properties["metrics_config"])
-    if "vmargs" in properties:
-        properties["vmargs"] = absolute_log_config(properties["vmargs"])
-    if log_jobs:
-        properties["vmargs"] = LOG_CONFIG_ARGUMENT + str(job_logging_config(workdir))
+    properties["vmargs"] = with_log_config(properties.get("vmargs", ""),
+                                           job_logging_config(workdir) if log_jobs else None)
     properties.update(overrides)
     path = Path(workdir) / "config.properties"
     write_properties(path, properties)
