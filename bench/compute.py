@@ -77,6 +77,13 @@ class StepClock:
         return timed
 
 
+def handle_rate(handler, size, seconds) -> float:
+    """A handler, a batch size, seconds → requests/s of handle() over a batch of its sample."""
+    batch = [sample_request(handler)] * size
+    runs, elapsed = repeat(lambda: handler.handle(batch), seconds)
+    return size * runs / elapsed
+
+
 def build_handler(model, model_format="eager", before=False):
     """Model and format → its ModelHandler on the CPU, serving in that format as a worker would
     (for aoti, with a .pt2 package compiled here as archive.sh compiles it); with `before`, the
@@ -106,12 +113,9 @@ def measure(model, batch_sizes, seconds, model_format="eager", before=True) -> d
     figures = {"format": model_format, "torch_threads": torch.get_num_threads(),
                "handle": {}, "forward": {}, "shares": {}}
     for size in batch_sizes:
-        batch = [request] * size
-        runs, elapsed = repeat(lambda: handler.handle(batch), seconds)
-        figures["handle"][str(size)] = size * runs / elapsed
-
+        figures["handle"][str(size)] = handle_rate(handler, size, seconds)
         model_input = to_device(handler.collate(handler.preprocess_batch(
-            [handler.decode(r) for r in batch])), handler.device)
+            [handler.decode(request) for _ in range(size)])), handler.device)
         with torch.inference_mode():
             runs, elapsed = repeat(lambda: handler.inference(model_input), seconds)
         figures["forward"][str(size)] = size * runs / elapsed
@@ -120,8 +124,7 @@ def measure(model, batch_sizes, seconds, model_format="eager", before=True) -> d
     size = int(settings(model).get("batchSize", 1))
     if before:  # the handler as it was before issue 15 at that batch: the "before" archives' limit
         old = build_handler(model, model_format, before=True)
-        runs, elapsed = repeat(lambda: old.handle([request] * size), seconds)
-        figures["handle_before"] = {str(size): size * runs / elapsed}
+        figures["handle_before"] = {str(size): handle_rate(old, size, seconds)}
     figures["shares"] = {"batch_size": size, **step_shares(handler, [request] * size, seconds)}
     return figures
 

@@ -19,9 +19,8 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.paired import Served
 from bench.stores import build_store, config_dir, noop_name
-from bench.sweep import BENCHMARKED, targets
+from bench.sweep import BENCHMARKED, Served, targets
 from harness.settings import ROOT
 from harness.torchserve import running_server
 
@@ -70,8 +69,7 @@ def main():
                     print(f"  round {index} {name:22} {kind:12} {figure['throughput']:7.0f}/s  "
                           f"frontend {figure['frontend_us_per_request']:5.0f} µs CPU/request",
                           flush=True)
-        lines = {name: sum(1 for _ in (folder / name.replace(" ", "-") / "logs" / "ts_log.log")
-                           .open()) for name in CONFIGS}
+        lines = {name: len(served.server.log_lines()) for name, served in servers.items()}
     summary = {}
     for name in CONFIGS:
         for kind in plan:

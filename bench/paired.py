@@ -19,44 +19,16 @@ from pathlib import Path
 import torch
 
 from bench import compute, worker_start
-from bench.http_load import run_load
-from bench.points import CORES, measure_point
+from bench.points import CORES
 from bench.stores import build_store, config_dir, noop_name
-from bench.sweep import server_processes, targets
-from harness.load import FreshKey
+from bench.sweep import Served, targets
 from harness.settings import model_format, model_settings as settings
-from harness.torchserve import bearer, running_server
+from harness.torchserve import running_server
 
 CONCURRENCY = 64
 WARM_UP_S = 2.0  # per model and server after each scale: the JVM compiles, the workers settle
 SERVED_KINDS = ("served", "server limit", "served before")
 FIGURES = ("compute limit", "compute limit before", *SERVED_KINDS)
-
-
-class Served:
-    """One running TorchServe as the rounds use it: its URLs and a fresh key for each call."""
-
-    def __init__(self, server):
-        self.server = server
-        key = FreshKey(server)
-        self.headers = lambda: bearer(key())
-
-    def url_for(self, call) -> str:
-        return f"{self.server.inference_url}/predictions/{call.model}"
-
-    def load(self, calls, seconds):
-        return run_load(self.url_for, calls, CONCURRENCY, seconds, self.headers)
-
-    def measure(self, calls, seconds, warm_up_s) -> dict:
-        return measure_point(self.url_for, calls, CONCURRENCY, seconds, warm_up_s, self.headers,
-                             server_processes(self.server))
-
-
-def handle_rate(handler, size, seconds) -> float:
-    """A handler, a batch size, seconds → requests/s of handle() over a batch of its sample."""
-    batch = [compute.sample_request(handler)] * size
-    runs, elapsed = compute.repeat(lambda: handler.handle(batch), seconds)
-    return size * runs / elapsed
 
 
 def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, chosen_format=None,
@@ -87,6 +59,8 @@ def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, c
             first = {model: worker_start.first_answers(servers["before"].server,
                                                        plans[model]["served before"][0])
                      for model in models}
+        where = {"served": servers["after"], "server limit": servers["after"],
+                 "served before": servers.get("before")}
         handlers = {(model, old): compute.build_handler(model, model_format(model, chosen_format),
                                                         before=old)
                     for model in models for old in ((False, True) if before else (False,))}
@@ -97,22 +71,21 @@ def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, c
                         served.server.scale(name, workers)
             for model in models:
                 size = int(settings(model, configs).get("batchSize", 1))
-                where = {"served": servers["after"], "server limit": servers["after"],
-                         "served before": servers.get("before")}
                 kinds = [kind for kind in SERVED_KINDS if kind in plans[model]]
                 for kind in kinds:
-                    where[kind].load(plans[model][kind], WARM_UP_S)
+                    where[kind].load(plans[model][kind], WARM_UP_S, CONCURRENCY)
+                torch.set_num_threads(compute.worker_threads(model))  # as its workers run
                 for index in range(rounds):
                     figures = {"model": model, "workers": workers, "round": index,
                                "batch_size": size, "cores_busy": {}, "wrong": 0, "problems": []}
-                    torch.set_num_threads(compute.worker_threads(model))  # as its workers run
                     for old in (False, True) if before else (False,):
-                        rate = handle_rate(handlers[(model, old)], size, compute_seconds)
+                        rate = compute.handle_rate(handlers[(model, old)], size, compute_seconds)
                         figures["compute limit before" if old else "compute limit"] = \
                             rate * min(workers, CORES)
                     turn = index % len(kinds)
                     for kind in kinds[turn:] + kinds[:turn]:
-                        point = where[kind].measure(plans[model][kind], seconds, warm_up_s)
+                        point = where[kind].measure(plans[model][kind], seconds, warm_up_s,
+                                                    CONCURRENCY)
                         figures[kind] = point["throughput"]
                         figures["cores_busy"][kind] = point["cores_busy"]
                         figures["wrong"] += point["wrong"]

@@ -53,6 +53,28 @@ def targets(model, chosen_format=None, before=False) -> list:
     return found
 
 
+class Served:
+    """One running TorchServe as the benchmark loads it: its URLs, and a fresh key for each call."""
+
+    def __init__(self, server):
+        self.server = server
+        key = FreshKey(server)
+        self.headers = lambda: bearer(key())
+
+    def url_for(self, call) -> str:
+        return f"{self.server.inference_url}/predictions/{call.model}"
+
+    def load(self, calls, seconds, concurrency=64):
+        """Unmeasured load → run_load's (outcomes, elapsed)."""
+        return run_load(self.url_for, calls, concurrency, seconds, self.headers)
+
+    def measure(self, calls, seconds, warm_up_s, concurrency=64, processes=None) -> dict:
+        """One measured point → measure_point's figures, with the CPU of this server's
+        processes (looked up now unless given)."""
+        return measure_point(self.url_for, calls, concurrency, seconds, warm_up_s, self.headers,
+                             processes or server_processes(self.server))
+
+
 def server_processes(server) -> dict:
     """A running TorchServe → {"frontend": [java], "workers": [python workers]} for CPU accounting."""
     frontend = server.frontend()
@@ -76,9 +98,7 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
         log(f"starting TorchServe, batching {'on' if batching else 'off'}, handlers {handlers}, "
             f"{len(names)} models …")
         with running_server(folder / "server", store, ready_timeout_s=300) as server:
-            key = FreshKey(server)
-            headers = lambda: bearer(key())
-            url_for = lambda call: f"{server.inference_url}/predictions/{call.model}"
+            served = Served(server)
             plan = [(model, *target) for model in models
                     for target in targets(model, chosen_format, before)]
             # Before any other load: what a fresh worker's first answers cost.
@@ -87,15 +107,15 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
             # The frontend's JVM compiles its hot paths in the first seconds of load; without
             # this the first points would measure the JIT rather than the server.
             for model, kind, body, calls in plan:
-                run_load(url_for, calls, 32, JIT_WARM_UP * warm_up_s, headers)
+                served.load(calls, JIT_WARM_UP * warm_up_s, concurrency=32)
             for workers in workers_list:
                 for name in names:
                     server.scale(name, workers)
                 processes = server_processes(server)
                 for model, kind, body, calls in plan:
                     for concurrency in concurrencies:
-                        figures = measure_point(url_for, calls, concurrency, seconds, warm_up_s,
-                                                headers, processes)
+                        figures = served.measure(calls, seconds, warm_up_s, concurrency,
+                                                 processes)
                         point = {"kind": kind, "stack": "torchserve", "model": model, "body": body,
                                  "batching": batching,
                                  "batch_size": int(settings(model, configs).get("batchSize", 1)),
@@ -106,20 +126,20 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
                                 (model, workers, concurrency) in profile_at:
                             profiles.append({"model": model, "batching": batching,
                                              "workers": workers, "concurrency": concurrency,
-                                             **profiled(server, model, calls, concurrency,
-                                                        seconds, headers, url_for)})
+                                             **profiled(served, model, calls, concurrency,
+                                                        seconds)})
             workers_logged = worker_start.logged(worker_start.worker_log(server))
     starts = [{"model": model, "handlers": handlers, "batching": batching,
                "first_answers_ms": first[model], **workers_logged.get(model, {})} for model in models]
     return points, profiles, starts
 
 
-def profiled(server, model, calls, concurrency, seconds, headers, url_for) -> dict:
+def profiled(served, model, calls, concurrency, seconds) -> dict:
     """The same load again while py-spy samples the model's first worker → profile.shares()."""
     if not profile.py_spy():
         return {"samples": 0, "error": "py-spy is not installed (requirements-bench.txt)"}
-    spy = profile.record(server.worker_pids(model)[0], seconds)
-    run_load(url_for, calls, concurrency, profile.whole_seconds(seconds) + 0.5, headers)
+    spy = profile.record(served.server.worker_pids(model)[0], seconds)
+    served.load(calls, profile.whole_seconds(seconds) + 0.5, concurrency)
     return profile.shares(spy)
 
 
