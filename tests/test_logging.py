@@ -1,5 +1,6 @@
 """log4j2.xml, the logging TorchServe runs with (config.properties: vmargs): each request gets its
-line in the access log and none of its own in TorchServe's log, and no line is written twice."""
+line in the access log and none of its own in TorchServe's log, the worker's metrics are not
+echoed there, and no line is written twice."""
 
 import time
 from xml.etree import ElementTree
@@ -48,6 +49,8 @@ def test_requests_get_access_lines_and_no_torchserve_lines_of_their_own(server):
     assert added, "the worker's per-batch lines should still reach ts_log.log"
     assert not [line for line in added if JOB_LINE in line or "ACCESS_LOG" in line
                 or "[DEBUG]" in line], "\n".join(added[:10])
+    # The worker's metric lines feed /metrics; TorchServe's echo of each one stays out.
+    assert not [line for line in added if "[METRICS]" in line], "\n".join(added[:10])
     # The built-in configuration wrote each of TorchServe's lines twice, one after the other.
     assert not [a for a, b in zip(added, added[1:]) if a == b], "\n".join(added[:10])
 
