@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import compute, paired, peer, sweep
+from bench import compute, jit, paired, peer, sweep
 from bench.points import CORES
 from bench.report import write_report
 from bench.targets import MAIN_MODEL, evaluate
@@ -94,6 +94,9 @@ def main():
     rounds = args.rounds or (1 if quick else 5)
     round_seconds = args.round_seconds or (0.3 if quick else 2.0)
     workers = [int(w) for w in (args.workers or ("1" if quick else "1,2")).split(",")]
+    # Quick: one short pass, which checks the harness; otherwise until the JVM stops compiling.
+    jit_warm_up = ({"window_s": 0.2, "limit_s": 0.0} if quick else
+                   {"window_s": jit.WINDOW_S, "limit_s": jit.LIMIT_S})
     models = args.models.split(",")
     formats = {model: model_format(model, args.format) for model in models}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -114,12 +117,12 @@ def main():
                      "compute_seconds": compute_seconds, "concurrencies": list(CONCURRENCIES),
                      "workers": workers, "models": models, "format": args.format,
                      "rounds": rounds, "round_seconds": round_seconds,
-                     "before": not args.no_before},
+                     "before": not args.no_before, "jit_warm_up": jit_warm_up},
         "formats": formats,
         "model_config": {m: {k: settings(m).get(k) for k in
                              ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers")}
                          for m in models},
-        "compute": {}, "points": [], "profiles": [], "worker_starts": [],
+        "compute": {}, "points": [], "profiles": [], "worker_starts": [], "jit_warm_ups": [],
     }
     for model in models:
         sizes = sorted({*(BATCH_SIZES[:2] if quick else BATCH_SIZES),
@@ -129,13 +132,17 @@ def main():
                                                    before=not args.no_before)
     for batching in (False, True):
         points, profiles, starts = sweep.sweep(models, batching, workers, CONCURRENCIES, seconds,
-                                               warm_up, args.format, PROFILE_AT if batching else ())
+                                               warm_up, args.format, PROFILE_AT if batching else (),
+                                               warm_ups=result["jit_warm_ups"],
+                                               jit_warm_up=jit_warm_up)
         result["points"] += points
         result["profiles"] += profiles
         result["worker_starts"] += starts
     result["paired"], starts = paired.measure(models, workers, rounds, round_seconds, warm_up,
                                               compute_seconds, args.format,
-                                              before=not args.no_before)
+                                              before=not args.no_before,
+                                              warm_ups=result["jit_warm_ups"],
+                                              jit_warm_up=jit_warm_up)
     result["worker_starts"] += starts
     if PEER_MODEL in models and not args.no_peer:
         result["points"] += peer.measure_peer(PEER_MODEL, 1, CONCURRENCIES, seconds, warm_up,

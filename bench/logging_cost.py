@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench import jit
 from bench.stores import build_store, config_dir, noop_name
 from bench.sweep import BENCHMARKED, Served, targets
 from harness.settings import ROOT
@@ -53,8 +54,7 @@ def main():
             servers[name] = Served(stack.enter_context(
                 running_server(workdir, store, ready_timeout_s=300, **overrides)))
         for served in servers.values():
-            for kind in plan:
-                served.load(plan[kind], 2.0)  # the JVM compiles its hot paths
+            jit.warm_up(served, list(plan.values()))
         for index in range(args.rounds):
             order = list(servers) if index % 2 == 0 else list(reversed(servers))
             for name in order:

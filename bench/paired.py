@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from bench import compute, worker_start
+from bench import compute, jit, worker_start
 from bench.points import CORES
 from bench.stores import build_store, config_dir, noop_name
 from bench.sweep import Served, targets
@@ -32,10 +32,11 @@ FIGURES = ("compute limit", "compute limit before", *SERVED_KINDS)
 
 
 def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, chosen_format=None,
-            before=True, log=print) -> tuple:
+            before=True, log=print, warm_ups=None, jit_warm_up=None) -> tuple:
     """Models, worker counts, rounds, seconds per served figure and per in-process one → (one
     dict per model, workers and round with every figure of FIGURES measured, one worker-start
-    dict per model of the before server)."""
+    dict per model of the before server). Each server's JIT warm-up (bench.jit.warm_up, with
+    `jit_warm_up` as its keyword arguments) is appended to `warm_ups` when given."""
     rounds_measured, starts = [], []
     with tempfile.TemporaryDirectory(prefix="bench-paired-") as folder, ExitStack() as stack:
         folder = Path(folder)
@@ -61,6 +62,13 @@ def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, c
                      for model in models}
         where = {"served": servers["after"], "server limit": servers["after"],
                  "served before": servers.get("before")}
+        for side, served in servers.items():
+            warmed = jit.warm_up(served, [plans[model][kind] for model in models
+                                          for kind in SERVED_KINDS
+                                          if where[kind] is served and kind in plans[model]],
+                                 log=log, **(jit_warm_up or {}))
+            if warm_ups is not None:
+                warm_ups.append({"server": f"paired rounds, handlers {side}", **warmed})
         handlers = {(model, old): compute.build_handler(model, model_format(model, chosen_format),
                                                         before=old)
                     for model in models for old in ((False, True) if before else (False,))}

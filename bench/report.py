@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from bench.compute import STEPS
+from bench.jit import SETTLED_SHARE
 from bench.plots import write_plots
 from bench.targets import MAIN_MODEL, before_and_after, compute_limit, find
 from harness.settings import ROOT
@@ -322,6 +323,20 @@ def profile_section(result) -> list:
     return ["## Where the worker's time goes under load", *lines] if lines else []
 
 
+
+def jit_warm_up_line(warm_ups) -> str:
+    """bench.jit.warm_up results, one per fresh server → one line of the report's method."""
+    def one(warmed):
+        if warmed["compiler_share"] is None:
+            return f"{warmed['server']} {warmed['seconds']:.0f} s (compiler threads not readable here)"
+        return (f"{warmed['server']} {warmed['seconds']:.0f} s"
+                + ("" if warmed["settled"] else
+                   f" (stopped with the compilers still at {warmed['compiler_share']:.0%})"))
+    return ("- before its first point, each fresh TorchServe was loaded until its JVM's JIT "
+            f"compilers used under {SETTLED_SHARE:.0%} of a core over a pass through its models "
+            "(bench/jit.py): " + "; ".join(one(warmed) for warmed in warm_ups))
+
+
 def write_report(result, json_path, report_path, plots_folder):
     """Result and where its JSON lies → the Markdown report at report_path, with plots beside it."""
     report_path = Path(report_path)
@@ -342,6 +357,7 @@ def write_report(result, json_path, report_path, plots_folder):
         f"workers {', '.join(map(str, settings['workers']))}"
         + (f"; archive.sh --format {settings['format']}" if settings.get("format") else ""),
         f"- raw figures: `{shown(json_path, ROOT)}`",
+        *([jit_warm_up_line(result["jit_warm_ups"])] if result.get("jit_warm_ups") else []),
         *([f"- the ratios of the targets at c=64 divide medians of {settings['rounds']} paired "
            f"rounds per model and worker count (bench/paired.py): in each, within seconds, the "
            f"in-process handle() now"

@@ -12,7 +12,7 @@ the server runs each model's handler as it was before issue 15
 import tempfile
 from pathlib import Path
 
-from bench import profile, worker_start
+from bench import jit, profile, worker_start
 from bench.compute import build_handler
 from bench.http_load import run_load
 from bench.points import measure_point
@@ -24,7 +24,6 @@ from harness.torchserve import bearer, running_server
 
 NOOP_ANSWER = {"ok": True}
 BENCHMARKED = subject("benchmark", optional=True)  # the family the targets are judged on, and the peer serves
-JIT_WARM_UP = 4  # unmeasured load on each model of a fresh server, in point warm-ups
 
 
 def json_image_body() -> tuple:
@@ -82,11 +81,13 @@ def server_processes(server) -> dict:
 
 
 def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, chosen_format=None,
-          profile_at=(), log=print, before=False) -> tuple:
+          profile_at=(), log=print, before=False, warm_ups=None, jit_warm_up=None) -> tuple:
     """Serve `models` with batching on or off, in `chosen_format` (None: each model-config's),
     the handlers as they are or, with `before`, as they were → (one figure dict per model or
     twin, workers and concurrency; py-spy shares of a worker at each (model, workers,
-    concurrency) in `profile_at`; one worker-start dict per model)."""
+    concurrency) in `profile_at`; one worker-start dict per model). The server's JIT warm-up
+    (bench.jit.warm_up, with `jit_warm_up` as its keyword arguments) is appended to `warm_ups`
+    when given."""
     points, profiles = [], []
     handlers = "before" if before else "after"
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
@@ -104,10 +105,12 @@ def sweep(models, batching, workers_list, concurrencies, seconds, warm_up_s, cho
             # Before any other load: what a fresh worker's first answers cost.
             first = {model: worker_start.first_answers(server, calls[0])
                      for model, kind, body, calls in plan if body == "sample" and kind != "server limit"}
-            # The frontend's JVM compiles its hot paths in the first seconds of load; without
-            # this the first points would measure the JIT rather than the server.
-            for model, kind, body, calls in plan:
-                served.load(calls, JIT_WARM_UP * warm_up_s, concurrency=32)
+            # Without this the first points would measure the JIT rather than the server.
+            warmed = jit.warm_up(served, [calls for model, kind, body, calls in plan], log=log,
+                                 **(jit_warm_up or {}))
+            if warm_ups is not None:
+                warm_ups.append({"server": f"sweep, batching {'on' if batching else 'off'}",
+                                 **warmed})
             for workers in workers_list:
                 for name in names:
                     server.scale(name, workers)

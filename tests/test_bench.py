@@ -6,14 +6,16 @@ checked and right, and the report and plots were written from them.
 """
 
 import json
+import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from bench import handlers_before, noop_handler, paired, profile
+from bench import handlers_before, jit, noop_handler, paired, profile
 from bench.report import before_after_section, targets_section
 from bench.targets import before_and_after, evaluate
 from handlers import handler_class
@@ -105,6 +107,21 @@ def test_every_worker_start_is_reported_with_the_handler_it_built(quick_run):
     assert starts[("after", True)]["handler"] == handler_class(MODEL).__qualname__
     report = (out / "performance.md").read_text()
     assert "## Worker start" in report and "## Before and after issue 15, served" in report
+
+
+@pytest.mark.timeout(700)
+def test_each_fresh_server_is_warmed_and_its_jit_compilers_read(quick_run):
+    """Four servers start in a run (batching off and on, then the paired rounds' after and
+    before): each gets a JIT warm-up whose compiler CPU was read from the real JVM."""
+    result, out = quick_run
+    warm_ups = result["jit_warm_ups"]
+    assert [w["server"] for w in warm_ups] == [
+        "sweep, batching off", "sweep, batching on",
+        "paired rounds, handlers after", "paired rounds, handlers before"]
+    assert all(w["seconds"] > 0 and w["compiler_share"] is not None and w["compiler_share"] >= 0
+               for w in warm_ups), warm_ups
+    report = next(out.glob("*.md")).read_text()
+    assert "JIT compilers used under" in report and "paired rounds, handlers before" in report
 
 
 @pytest.mark.timeout(700)
@@ -231,3 +248,14 @@ def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_b
     assert composite["ratio"] == pytest.approx(800 / (1 / (1 / 2000 + 1 / 1800)))
     [gain] = [item for name, item in judged.items() if "issue 15" in name]
     assert gain["ratio"] == pytest.approx(800 / 250)
+
+
+def test_compiler_seconds_counts_only_a_jvms_compiler_threads():
+    """A Python process has no JIT compiler threads (0 s); a process that is gone gives None,
+    as a machine without /proc's thread names does, so warm_up falls back to one pass."""
+    if not (Path("/proc") / str(os.getpid()) / "task").is_dir():
+        pytest.skip("no /proc thread names here")
+    assert jit.compiler_seconds(os.getpid()) == 0.0
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert jit.compiler_seconds(gone.pid) is None
