@@ -123,7 +123,20 @@ def composite_miss(result, item) -> str:
             f"{rate(figures['server limit'])}/s, compute limit "
             f"{rate(figures['compute limit after'])}/s); the two limits are each measured with the "
             "machine to themselves, served they share it: " + cpu_bound(figures["point"],
-                                                                     result["cores"]))
+                                                                     result["cores"])
+            + compute_served(figures))
+
+
+def compute_served(figures) -> str:
+    """The paired rounds' handler rate inside the served workers → a sentence comparing it with
+    the compute limit, and served with the composite bound it gives; "" when not measured."""
+    served_rate, limit = figures.get("compute served"), figures["compute limit after"]
+    bound, served = figures.get("composite bound served"), figures["served after"]
+    if not (served_rate and limit and bound and served):
+        return ""
+    return (f" Inside the served workers the handler's own steps ran at {rate(served_rate)}/s "
+            f"({served_rate / limit:.0%} of the compute limit, from their step metrics); with that "
+            f"rate the composite bound is {rate(bound)}/s, and served is {served / bound:.0%} of it.")
 
 
 def gain_miss(result, item) -> str:
@@ -237,11 +250,14 @@ def before_after_section(result) -> list:
              "same server configuration, checkpoint and body, and the same answers required. "
              "*Compute limit* is in-process handle() at batchSize (times the workers); the "
              "*composite bound* is 1 / (1/server limit + 1/compute limit): what the server could "
-             "answer if each request cost the serving stack's time and then the handler's.", "",
+             "answer if each request cost the serving stack's time and then the handler's. "
+             "*Handler served* is requests per second of the after handler's own steps inside the "
+             "served workers (their step metrics, times the workers), beside the compute limit: "
+             "what sharing the machine with the frontend and the load generator left of it.", "",
              "| model | workers | rounds | served before/s | served after/s | after / before | "
              "compute limit before / after | server limit/s | composite bound before / after | "
-             "before of its bound | after of its bound |",
-             "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|"]
+             "before of its bound | after of its bound | handler served/s (of compute limit) |",
+             "|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|"]
     for model in result["settings"]["models"]:
         for workers in result["settings"]["workers"]:
             figures = before_and_after(result, model, workers)
@@ -254,8 +270,15 @@ def before_after_section(result) -> list:
                 f"{rate(figures['compute limit before'])} / {rate(figures['compute limit after'])} | "
                 f"{rate(figures['server limit'])} | {rate(bounds[0])} / {rate(bounds[1])} | "
                 + " | ".join(share(figure and bound and figure / bound)
-                             for figure, bound in zip(served, bounds)) + " |")
+                             for figure, bound in zip(served, bounds))
+                + f" | {handler_served(figures)} |")
     return lines
+
+
+def handler_served(figures) -> str:
+    """The handler's rate inside the served workers, and its share of the compute limit."""
+    served_rate, limit = figures.get("compute served"), figures["compute limit after"]
+    return rate(served_rate) + (f" ({served_rate / limit:.0%})" if served_rate and limit else "")
 
 
 def worker_start_section(result) -> list:

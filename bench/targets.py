@@ -46,7 +46,10 @@ def before_and_after(result, model, workers) -> dict:
     if paired:
         ceiling = paired.get("server limit")
         figures = {"point": median_round(result, model, workers, "served"),
-                   "server limit": ceiling, "rounds": len(rounds_of(result, model, workers))}
+                   "server limit": ceiling, "rounds": len(rounds_of(result, model, workers)),
+                   "compute served": paired.get("compute served"),
+                   "composite bound served": composite_bound(ceiling,
+                                                             paired.get("compute served"))}
         sides = (("after", "served", "compute limit"),
                  ("before", "served before", "compute limit before"))
         for side, kind, limit_kind in sides:

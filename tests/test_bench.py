@@ -225,6 +225,7 @@ def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_b
         return {"model": MODEL, "workers": 1, "round": index, "batch_size": 8,
                 "served": served, "server limit": limit, "served before": before,
                 "compute limit": compute, "compute limit before": compute / 3,
+                "compute served": compute / 2,
                 "cores_busy": {kind: {"frontend": busy, "workers": 1.0, "load generator": 0.3,
                                       "other processes": 0.0} for kind in paired.SERVED_KINDS},
                 "wrong": 0, "problems": []}
@@ -232,7 +233,7 @@ def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_b
               "model_config": {MODEL: {"batchSize": 8}},
               # The sweep's single points disagree with the rounds: the rounds must win.
               "compute": {MODEL: {"handle": {"8": 10.0}, "handle_before": {"8": 1.0}}},
-              "points": [],
+              "points": [], "profiles": [],
               "paired": [round_of(0, 900, 3000, 300, 2100, 0.1),
                          round_of(1, 500, 1000, 100, 600, 0.2),   # a slow moment: all fall
                          round_of(2, 800, 2000, 250, 1800, 0.3)]}
@@ -248,6 +249,12 @@ def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_b
     assert composite["ratio"] == pytest.approx(800 / (1 / (1 / 2000 + 1 / 1800)))
     [gain] = [item for name, item in judged.items() if "issue 15" in name]
     assert gain["ratio"] == pytest.approx(800 / 250)
+    # The handler's rate inside the served workers gives its own bound, which the miss names.
+    assert figures["compute served"] == 900
+    assert figures["composite bound served"] == pytest.approx(1 / (1 / 2000 + 1 / 900))
+    result["targets"] = evaluate(result)
+    [miss] = [line for line in targets_section(result) if "Inside the served workers" in line]
+    assert "ran at 900/s (50% of the compute limit" in miss
 
 
 def test_compiler_seconds_counts_only_a_jvms_compiler_threads():
