@@ -48,7 +48,6 @@ def warm_up(served, plans, window_s=WINDOW_S, settled_share=SETTLED_SHARE, limit
     Without thread names to read, one pass."""
     pid = served.server.frontend().pid
     started = time.monotonic()
-    share = None
     while True:
         before, pass_started = compiler_seconds(pid), time.monotonic()
         for calls in plans:

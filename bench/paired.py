@@ -20,23 +20,22 @@ import requests
 import torch
 
 from bench import compute, jit, worker_start
-from client.prometheus import by_sample
-from handlers.metrics import STEP_METRICS
 from bench.points import CORES
 from bench.stores import build_store, config_dir, noop_name
 from bench.sweep import Served, targets
+from client.prometheus import by_sample
+from handlers.metrics import STEP_METRICS
 from harness.settings import model_format, model_settings as settings
-from harness.torchserve import running_server
+from harness.torchserve import HTTP_TIMEOUT, running_server
 
 CONCURRENCY = 64
-WARM_UP_S = 2.0  # per model and server after each scale: the JVM compiles, the workers settle
+WARM_UP_S = 2.0  # per model and server after each scale: the new workers settle
 SERVED_KINDS = ("served", "server limit", "served before")
 # "compute served": requests per second of handler time inside the served workers, from their
 # own step metrics: the compute limit as the handler runs beside the frontend and the load
 # generator, not with the machine to itself.
 FIGURES = ("compute limit", "compute limit before", *SERVED_KINDS, "compute served")
 REQUESTS_METRIC = "ts_inference_requests_total"  # TorchServe's count of answered requests
-SCRAPE_TIMEOUT_S = 10
 
 
 def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, chosen_format=None,
@@ -105,11 +104,8 @@ def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, c
                         point = where[kind].measure(plans[model][kind], seconds, warm_up_s,
                                                     CONCURRENCY)
                         if kind == "served":
-                            requests_, busy = (after - before for after, before in
-                                               zip(handler_time(where[kind].server, model),
-                                                   handled))
-                            figures["compute served"] = \
-                                requests_ / busy * min(workers, CORES) if busy > 0 else 0.0
+                            figures["compute served"] = handler_rate(
+                                handled, handler_time(where[kind].server, model), workers)
                         figures[kind] = point["throughput"]
                         figures["cores_busy"][kind] = point["cores_busy"]
                         figures["wrong"] += point["wrong"]
@@ -127,14 +123,20 @@ def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, c
 def handler_time(server, model) -> tuple:
     """A running TorchServe and a model → (requests it has answered, seconds its workers' handlers
     have spent in their steps), from its Prometheus metrics."""
-    samples = by_sample(requests.get(f"{server.metrics_url}/metrics",
-                                     timeout=SCRAPE_TIMEOUT_S).text)
+    samples = by_sample(requests.get(f"{server.metrics_url}/metrics", timeout=HTTP_TIMEOUT).text)
     answered = sum(value for labels, value in samples.get(REQUESTS_METRIC, [])
                    if labels.get("model_name") == model)
     spent = sum(value for name in STEP_METRICS.values()
                 for labels, value in samples.get(f"{name}_sum", [])
                 if labels.get("ModelName") == model)
     return answered, spent
+
+
+def handler_rate(start, end, workers) -> float:
+    """handler_time() before and after a figure, and the workers → requests per second of handler
+    time, times the workers (as the compute limit counts them); 0 when no handler time passed."""
+    answered, spent = end[0] - start[0], end[1] - start[1]
+    return answered / spent * min(workers, CORES) if spent > 0 else 0.0
 
 
 def describe(figures) -> str:

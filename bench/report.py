@@ -346,7 +346,6 @@ def profile_section(result) -> list:
     return ["## Where the worker's time goes under load", *lines] if lines else []
 
 
-
 def jit_warm_up_line(warm_ups) -> str:
     """bench.jit.warm_up results, one per fresh server → one line of the report's method."""
     def one(warmed):

@@ -21,8 +21,8 @@ class TorchServeMetrics(MetricsRecorder):
     is dropped). Values go to the store's metric objects directly, not through
     its add_time/add_metric helpers: those append every request id of the
     batch to each line (about 1.2 KB for a batch of 32), which Prometheus
-    ignores but the frontend must scan line by line; for the tabular models
-    that scanning cost the frontend more CPU than the requests did. The
+    ignores but the frontend must read and match line by line; a line is about
+    150 bytes without them. The
     dimensions follow the order metrics.yaml gives each metric (ModelName,
     Level, then Reason here); the frontend appends Hostname itself.
     """
