@@ -110,7 +110,11 @@ def test_test_split_digits_are_explained_completely(digits):
         pixels = pixels.reshape(1, 1, 8, 8).float()
         answer = handler.explain(digits_to_image(pixels[0, 0].numpy()), pixels)
         difference = digit_difference(handler, pixels, answer["label"])
-        assert complete(float(np.sum(answer["attributions"])), difference), answer["label"]
+        grid = np.array(answer["attributions"])
+        assert complete(float(grid.sum()), difference, float(np.abs(grid).sum())), answer["label"]
+        # The answer's own delta says how far the sum is from its logits, whatever it is.
+        assert answer["convergence_delta"] == pytest.approx(
+            grid.sum() - (answer["logit"] - answer["baseline_logit"]), abs=1e-4)
 
 
 def test_bad_input_is_still_a_400_and_a_batch_of_both_kinds_answers_each(digits):
