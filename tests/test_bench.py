@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import handlers_before, jit, noop_handler, paired, profile
+from bench import handlers_before, jit, noop_handler, paired, profile, server_settings
 from bench.report import before_after_section, targets_section
 from bench.targets import before_and_after, evaluate
 from handlers import handler_class
@@ -266,3 +266,39 @@ def test_compiler_seconds_counts_only_a_jvms_compiler_threads():
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     assert jit.compiler_seconds(gone.pid) is None
+
+
+def test_server_settings_replace_append_and_empty_config_properties():
+    """KEY=VALUE replaces, KEY+=VALUE appends to the repository's value (vmargs with its log4j
+    path made absolute, as the servers get it), KEY= empties; anything else is refused."""
+    properties = {"vmargs": "-Dlog4j.configurationFile=log4j2.xml", "job_queue_size": "256"}
+    found = server_settings.overrides_of(["vmargs+=-XX:+UseParallelGC", "job_queue_size=512",
+                                          "netty_client_threads=1"], properties)
+    assert found["vmargs"] == \
+        f"-Dlog4j.configurationFile={ROOT / 'log4j2.xml'} -XX:+UseParallelGC"
+    assert found["job_queue_size"] == "512" and found["netty_client_threads"] == "1"
+    twice = server_settings.overrides_of(["vmargs+=-Xmx1g", "vmargs+=-XX:+UseSerialGC"],
+                                         properties)
+    assert twice["vmargs"].endswith(" -Xmx1g -XX:+UseSerialGC")
+    assert server_settings.overrides_of(["vmargs="], properties) == {"vmargs": ""}
+    for wrong in ("vmargs", "=1", "+=1"):
+        with pytest.raises(ValueError):
+            server_settings.overrides_of([wrong], properties)
+
+
+def test_server_settings_medians_are_per_setting_and_share_the_repository_figure():
+    def figure(index, setting, kind, throughput, frontend):
+        return {"round": index, "setting": setting, "model": MODEL, "kind": kind,
+                "throughput": throughput, "frontend_us_per_request": frontend, "wrong": 0}
+    figures = [figure(0, "repository", "served", 1000, 100), figure(0, "other", "served", 1500, 80),
+               figure(1, "other", "served", 900, 90), figure(1, "repository", "served", 600, 120),
+               figure(2, "repository", "served", 800, 110), figure(2, "other", "served", 1200, 70),
+               figure(0, "other", "server limit", 4000, 50)]
+    found = server_settings.medians(figures)
+    assert found[("repository", MODEL, "served")]["throughput"] == 800
+    assert found[("other", MODEL, "served")] == {"throughput": 1200,
+                                                 "frontend_us_per_request": 80,
+                                                 "of_repository": 1.5}
+    assert found[("repository", MODEL, "served")]["of_repository"] == 1.0
+    # No repository figure for the twin: no share to quote.
+    assert found[("other", MODEL, "server limit")]["of_repository"] is None
