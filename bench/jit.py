@@ -9,13 +9,12 @@ under 10 from 30 s on, against about 75 for the frontend's whole event loop. A f
 seconds of warm-up left the first model measured on a server still compiling.
 """
 
-import os
 import time
-from pathlib import Path
+
+from bench import java_threads
 
 # Linux names HotSpot's compiler threads "C1 CompilerThread0" and so on, cut to 15 characters.
 COMPILER_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
-TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 SETTLED_SHARE = 0.05  # of one core, over a whole pass through the calls
 WINDOW_S = 2.0  # load per plan in each pass
 LIMIT_S = 90.0  # a JVM still compiling after this is reported, not waited for
@@ -24,20 +23,10 @@ LIMIT_S = 90.0  # a JVM still compiling after this is reported, not waited for
 def compiler_seconds(pid):
     """A JVM's pid → the CPU seconds its JIT compiler threads have spent; None where /proc does
     not name threads (not Linux) or the process is gone."""
-    tasks = Path(f"/proc/{pid}/task")
-    if not tasks.is_dir():
+    threads = java_threads.thread_seconds(pid)
+    if threads is None:
         return None
-    total = 0.0
-    for task in tasks.iterdir():
-        try:
-            if not (task / "comm").read_text().startswith(COMPILER_THREADS):
-                continue
-            # Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
-        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
-            continue
-    return total
+    return sum(seconds for name, seconds in threads.values() if name.startswith(COMPILER_THREADS))
 
 
 def warm_up(served, plans, window_s=WINDOW_S, settled_share=SETTLED_SHARE, limit_s=LIMIT_S,
