@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 import torch
 
-from bench import compute, jit, worker_start
+from bench import compute, frontend_threads, java_threads, jit, worker_start
 from bench.points import CORES
 from bench.stores import build_store, config_dir, noop_name
 from bench.sweep import Served, targets
@@ -36,6 +36,9 @@ SERVED_KINDS = ("served", "server limit", "served before")
 # generator, not with the machine to itself.
 FIGURES = ("compute limit", "compute limit before", *SERVED_KINDS, "compute served")
 REQUESTS_METRIC = "ts_inference_requests_total"  # TorchServe's count of answered requests
+# The frontend thread that answers a batch's clients and hands its worker the next batch, while
+# the worker waits: its CPU per batch is the serial part of the per-batch trip.
+FEEDER = frontend_threads.ROLES[1][0]
 
 
 def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, chosen_format=None,
@@ -90,22 +93,30 @@ def measure(models, workers_list, rounds, seconds, warm_up_s, compute_seconds, c
                 for kind in kinds:
                     where[kind].load(plans[model][kind], WARM_UP_S, CONCURRENCY)
                 torch.set_num_threads(compute.worker_threads(model))  # as its workers run
+                names = java_threads.java_names(servers["after"].server.frontend().pid)
                 for index in range(rounds):
                     figures = {"model": model, "workers": workers, "round": index,
-                               "batch_size": size, "cores_busy": {}, "wrong": 0, "problems": []}
+                               "batch_size": size, "cores_busy": {}, "feeder_us": {},
+                               "wrong": 0, "problems": []}
                     for old in (False, True) if before else (False,):
                         rate = compute.handle_rate(handlers[(model, old)], size, compute_seconds)
                         figures["compute limit before" if old else "compute limit"] = \
                             rate * min(workers, CORES)
                     turn = index % len(kinds)
                     for kind in kinds[turn:] + kinds[:turn]:
+                        if warm_up_s > 0:  # before the snapshots, which the load alone spans
+                            where[kind].load(plans[model][kind], warm_up_s, CONCURRENCY)
                         if kind == "served":
                             handled = handler_time(where[kind].server, model)
-                        point = where[kind].measure(plans[model][kind], seconds, warm_up_s,
-                                                    CONCURRENCY)
+                        pid = where[kind].server.frontend().pid
+                        threads = java_threads.thread_seconds(pid)
+                        point = where[kind].measure(plans[model][kind], seconds, 0, CONCURRENCY)
                         if kind == "served":
                             figures["compute served"] = handler_rate(
                                 handled, handler_time(where[kind].server, model), workers)
+                        if kind != "served before":
+                            figures["feeder_us"][kind] = feeder_us(
+                                threads, java_threads.thread_seconds(pid), names, point)
                         figures[kind] = point["throughput"]
                         figures["cores_busy"][kind] = point["cores_busy"]
                         figures["wrong"] += point["wrong"]
@@ -137,6 +148,25 @@ def handler_rate(start, end, workers) -> float:
     time, times the workers (as the compute limit counts them); 0 when no handler time passed."""
     answered, spent = end[0] - start[0], end[1] - start[1]
     return answered / spent * min(workers, CORES) if spent > 0 else 0.0
+
+
+def feeder_us(before, after, names, point):
+    """Thread CPU before and after a served figure, the frontend's Java thread names and the
+    point → µs of the frontend's worker threads' CPU per answer; None without /proc or jstack."""
+    if before is None or after is None or not point["throughput"]:
+        return None
+    found = frontend_threads.per_request(before, after, names,
+                                         point["throughput"] * point["seconds"])
+    return found.get(FEEDER)
+
+
+def feeder_medians(result, model, workers) -> dict:
+    """A run's result, model and workers → {"served", "server limit"}: the median over its rounds
+    of the frontend's worker-thread CPU per answer (µs), for each kind every round measured."""
+    found = rounds_of(result, model, workers)
+    return {kind: statistics.median(r["feeder_us"][kind] for r in found)
+            for kind in ("served", "server limit")
+            if found and all((r.get("feeder_us") or {}).get(kind) for r in found)}
 
 
 def describe(figures) -> str:

@@ -124,7 +124,7 @@ def composite_miss(result, item) -> str:
             f"{rate(figures['compute limit after'])}/s); the two limits are each measured with the "
             "machine to themselves, served they share it: " + cpu_bound(figures["point"],
                                                                      result["cores"])
-            + compute_served(figures))
+            + compute_served(figures) + feeder(figures))
 
 
 def compute_served(figures) -> str:
@@ -137,6 +137,18 @@ def compute_served(figures) -> str:
     return (f" Inside the served workers the handler's own steps ran at {rate(served_rate)}/s "
             f"({served_rate / limit:.0%} of the compute limit, from their step metrics); with that "
             f"rate the composite bound is {rate(bound)}/s, and served is {served / bound:.0%} of it.")
+
+
+def feeder(figures) -> str:
+    """The paired rounds' CPU of the frontend's worker threads → a sentence giving it per batch,
+    served and for the twin; "" when not measured (no /proc, or no jstack to name threads)."""
+    found, size = figures.get("feeder us") or {}, figures.get("batch size")
+    if not (size and found.get("served") and found.get("server limit")):
+        return ""
+    return (f" The frontend's worker thread, which answers a batch's clients and hands its worker "
+            f"the next batch while the worker waits, spent {found['served'] * size:,.0f} µs of CPU "
+            f"a batch of {size} ({found['server limit'] * size:,.0f} µs for the no-op twin; "
+            "bench/frontend_threads.py).")
 
 
 def gain_miss(result, item) -> str:

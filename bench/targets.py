@@ -5,7 +5,7 @@ sides together. A target whose points were not measured (say, --quick) is
 reported as not measured, never as met.
 """
 
-from bench.paired import median_round, medians, rounds_of
+from bench.paired import feeder_medians, median_round, medians, rounds_of
 from harness.examples import subject
 
 # The family the targets are judged on; None leaves them not measured.
@@ -49,7 +49,9 @@ def before_and_after(result, model, workers) -> dict:
                    "server limit": ceiling, "rounds": len(rounds_of(result, model, workers)),
                    "compute served": paired.get("compute served"),
                    "composite bound served": composite_bound(ceiling,
-                                                             paired.get("compute served"))}
+                                                             paired.get("compute served")),
+                   "feeder us": feeder_medians(result, model, workers),
+                   "batch size": rounds_of(result, model, workers)[0].get("batch_size")}
         sides = (("after", "served", "compute limit"),
                  ("before", "served before", "compute limit before"))
         for side, kind, limit_kind in sides:

@@ -7,6 +7,7 @@ checked and right, and the report and plots were written from them.
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -63,6 +64,9 @@ def test_every_kind_of_point_is_measured_and_every_answer_right(quick_run):
     assert all(rounds[0][figure] > 0 for figure in paired.FIGURES), rounds
     assert rounds[0]["wrong"] == 0, rounds[0]["problems"]
     assert set(rounds[0]["cores_busy"]) == set(paired.SERVED_KINDS)
+    if shutil.which("jstack") and (Path("/proc") / str(os.getpid()) / "task").is_dir():
+        # The frontend's worker thread is named and read, served and for the twin.
+        assert all(rounds[0]["feeder_us"][kind] > 0 for kind in ("served", "server limit"))
     assert {p["batch_size"] for p in points if p["stack"] == "torchserve" and not p["batching"]} == {1}
     assert all(p["requests"] > 0 and p["wrong"] == 0 for p in points), [
         (p["kind"], p["concurrency"], p["problems"]) for p in points if p["wrong"] or not p["requests"]]
@@ -227,6 +231,7 @@ def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_b
                 "served": served, "server limit": limit, "served before": before,
                 "compute limit": compute, "compute limit before": compute / 3,
                 "compute served": compute / 2,
+                "feeder_us": {"served": 30.0 + index, "server limit": 20.0 + index},
                 "cores_busy": {kind: {"frontend": busy, "workers": 1.0, "load generator": 0.3,
                                       "other processes": 0.0} for kind in paired.SERVED_KINDS},
                 "wrong": 0, "problems": []}
@@ -256,6 +261,9 @@ def test_paired_rounds_give_each_figure_its_median_and_the_median_rounds_cores_b
     result["targets"] = evaluate(result)
     [miss] = [line for line in targets_section(result) if "Inside the served workers" in line]
     assert "ran at 900/s (50% of the compute limit" in miss
+    # The frontend's worker thread per batch of 8: medians 31 and 21 µs per answer.
+    assert figures["feeder us"] == {"served": 31.0, "server limit": 21.0}
+    assert "spent 248 µs of CPU a batch of 8 (168 µs for the no-op twin" in miss
 
 
 def test_compiler_seconds_counts_only_a_jvms_compiler_threads():
