@@ -316,10 +316,10 @@ def test_server_settings_medians_are_per_setting_and_share_the_repository_figure
 JSTACK_EXCERPT = '''2026-12-04 05:20:58
 Full thread dump OpenJDK 64-Bit Server VM (17.0.13+11-Debian-2deb12u1 mixed mode, sharing):
 
-"W-9000-digits_gan_1.0" #41 prio=5 os_prio=0 cpu=812.41ms elapsed=30.11s tid=0x00007f3c nid=0x1a2b waiting on condition  [0x00007f3b]
+"W-9000-my_model_1.0" #41 prio=5 os_prio=0 cpu=812.41ms elapsed=30.11s tid=0x00007f3c nid=0x1a2b waiting on condition  [0x00007f3b]
    java.lang.Thread.State: TIMED_WAITING (parking)
 
-"W-9000-digits_gan_1.0-stdout" #43 prio=5 os_prio=0 cpu=301.90ms elapsed=30.05s tid=0x00007f3d nid=0x1a2d runnable  [0x00007f3a]
+"W-9000-my_model_1.0-stdout" #43 prio=5 os_prio=0 cpu=301.90ms elapsed=30.05s tid=0x00007f3d nid=0x1a2d runnable  [0x00007f3a]
 "epollEventLoopGroup-3-1" #22 prio=10 os_prio=0 cpu=1200.00ms elapsed=31.00s tid=0x00007f3e nid=0x19ff runnable  [0x00007f39]
 "C2 CompilerThread0" #7 daemon prio=9 os_prio=0 cpu=9000.10ms elapsed=32.00s tid=0x00007f3f nid=0x1990 waiting on condition  [0x0000000000000000]
 '''
@@ -327,17 +327,17 @@ Full thread dump OpenJDK 64-Bit Server VM (17.0.13+11-Debian-2deb12u1 mixed mode
 
 def test_frontend_threads_are_named_by_jstack_and_their_cpu_shared_per_answer():
     names = java_threads.parse_jstack(JSTACK_EXCERPT)
-    assert names == {0x1a2b: "W-9000-digits_gan_1.0", 0x1a2d: "W-9000-digits_gan_1.0-stdout",
+    assert names == {0x1a2b: "W-9000-my_model_1.0", 0x1a2d: "W-9000-my_model_1.0-stdout",
                      0x19ff: "epollEventLoopGroup-3-1", 0x1990: "C2 CompilerThread0"}
     feeder, reader = frontend_threads.role(names[0x1a2b]), frontend_threads.role(names[0x1a2d])
     assert feeder.startswith("worker thread") and reader.startswith("worker output reader")
     assert frontend_threads.role("epollEventLoopGroup-3-1").startswith("Netty event loops")
     assert frontend_threads.role("C2 CompilerThre") == "JIT compilers"
     # /proc's 15 characters cannot tell the feeder from the reader: they are counted together.
-    assert frontend_threads.role("W-9000-digits_g") == frontend_threads.UNNAMED_WORKER
-    before = {0x1a2b: ("W-9000-digits_g", 1.0), 0x1a2d: ("W-9000-digits_g", 0.5),
+    assert frontend_threads.role("W-9000-my_model") == frontend_threads.UNNAMED_WORKER
+    before = {0x1a2b: ("W-9000-my_model", 1.0), 0x1a2d: ("W-9000-my_model", 0.5),
               0x19ff: ("epollEventLoopG", 2.0)}
-    after = {0x1a2b: ("W-9000-digits_g", 1.2), 0x1a2d: ("W-9000-digits_g", 0.6),
+    after = {0x1a2b: ("W-9000-my_model", 1.2), 0x1a2d: ("W-9000-my_model", 0.6),
              0x19ff: ("epollEventLoopG", 2.5), 0x2000: ("epollEventLoopG", 0.1)}  # a new thread
     found = frontend_threads.per_request(before, after, names, answered=1000)
     assert found[feeder] == pytest.approx(200) and found[reader] == pytest.approx(100)
